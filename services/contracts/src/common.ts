@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/common/v1/common_pb.js";

@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/events/v1/events_pb.js";

@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/generator/v1/generator_pb.js";

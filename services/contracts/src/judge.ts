@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/judge/v1/judge_pb.js";

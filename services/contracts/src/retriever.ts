@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/retriever/v1/retriever_pb.js";

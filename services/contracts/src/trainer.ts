@@ -1,0 +1,1 @@
+export * from "./gen/ragtune/trainer/v1/trainer_pb.js";

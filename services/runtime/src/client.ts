@@ -1,0 +1,25 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createBearerTokenInterceptor, createClientTracingInterceptor } from "./interceptors.js";
+
+export interface ServiceClientOptions {
+  /** Bearer token for servers that require one. */
+  authToken?: string;
+  /** Client spans and trace context propagation; default true. */
+  tracing?: boolean;
+  interceptors?: Interceptor[];
+}
+
+/** A gRPC (HTTP/2) client of a ragtune service, carrying trace context and the bearer token. */
+export function createServiceClient<T extends DescService>(
+  service: T,
+  baseUrl: string,
+  options: ServiceClientOptions = {},
+): Client<T> {
+  const interceptors: Interceptor[] = [];
+  if (options.tracing !== false) interceptors.push(createClientTracingInterceptor("ragtune.client"));
+  if (options.authToken) interceptors.push(createBearerTokenInterceptor(options.authToken));
+  interceptors.push(...(options.interceptors ?? []));
+  return createClient(service, createGrpcTransport({ baseUrl, interceptors }));
+}

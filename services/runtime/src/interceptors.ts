@@ -1,0 +1,131 @@
+import { context, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { timingSafeEqual } from "node:crypto";
+import { extractTraceContext, injectTraceContext } from "./telemetry.js";
+
+/** Services left out of traces and auth: probes must work without credentials and must not flood traces. */
+const infrastructureServices = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
+
+function isHealth(typeName: string): boolean {
+  return typeName === "grpc.health.v1.Health";
+}
+
+/** Every RPC but health checks must carry `authorization: Bearer <token>`. */
+export function createAuthInterceptor(token: string): Interceptor {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (next) => async (req) => {
+    if (!isHealth(req.service.typeName)) {
+      const given = Buffer.from(req.header.get("authorization") ?? "");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new ConnectError("missing or wrong bearer token", Code.Unauthenticated);
+      }
+    }
+    return next(req);
+  };
+}
+
+/** Iterates a stream inside `ctx`, calling `done` once when it ends, fails, or the consumer stops early. */
+async function* iterateWithin<T>(ctx: Context, source: AsyncIterable<T>, done: (error?: unknown) => void) {
+  const iterator = source[Symbol.asyncIterator]();
+  let ended = false;
+  const finish = (error?: unknown) => {
+    if (ended) return;
+    ended = true;
+    done(error);
+  };
+  try {
+    while (true) {
+      const result = await context.with(ctx, () => iterator.next());
+      if (result.done) break;
+      yield result.value;
+    }
+    finish();
+  } catch (error) {
+    finish(error);
+    throw error;
+  } finally {
+    // A consumer that leaves the loop early (return/break) still ends the span.
+    finish();
+    await iterator.return?.();
+  }
+}
+
+function endSpan(span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"]>, error?: unknown) {
+  const code = error === undefined ? 0 : ConnectError.from(error).code;
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (error !== undefined) {
+    const err = ConnectError.from(error);
+    span.recordException(err);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err.rawMessage });
+  }
+  span.end();
+}
+
+/** Runs the call inside the span's context and ends the span when the call, or its response stream, ends. */
+async function callWithinSpan<R extends UnaryResponse | StreamResponse>(
+  span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"]>,
+  ctx: Context,
+  call: () => Promise<R>,
+): Promise<R> {
+  let res: R;
+  try {
+    res = await context.with(ctx, call);
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+  if (!res.stream) {
+    endSpan(span);
+    return res;
+  }
+  return { ...res, message: iterateWithin(ctx, res.message, (error) => endSpan(span, error)) };
+}
+
+/** A SERVER span per RPC, child of the caller's span when its W3C trace context came in the metadata. */
+export function createServerTracingInterceptor(tracerName: string): Interceptor {
+  const tracer = trace.getTracer(tracerName);
+  return (next) => async (req) => {
+    if (infrastructureServices.has(req.service.typeName)) return next(req);
+    const parent = extractTraceContext((key) => req.header.get(key) ?? undefined);
+    const span = tracer.startSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": req.service.typeName,
+          "rpc.method": req.method.name,
+        },
+      },
+      parent,
+    );
+    const ctx = trace.setSpan(parent, span);
+    return callWithinSpan(span, ctx, () => next(req));
+  };
+}
+
+/** A CLIENT span per call, and the W3C trace context in the outgoing metadata. */
+export function createClientTracingInterceptor(tracerName: string): Interceptor {
+  const tracer = trace.getTracer(tracerName);
+  return (next) => async (req) => {
+    const span = tracer.startSpan(`${req.service.typeName}/${req.method.name}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { "rpc.system": "grpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name },
+    });
+    const ctx = trace.setSpan(context.active(), span);
+    context.with(ctx, () => injectTraceContext((key, value) => req.header.set(key, value)));
+    return callWithinSpan(span, ctx, () => next(req));
+  };
+}
+
+/** Adds `authorization: Bearer <token>` to every call. */
+export function createBearerTokenInterceptor(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}

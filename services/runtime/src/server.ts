@@ -1,0 +1,161 @@
+/**
+ * One listening port per service that speaks gRPC, gRPC-Web and Connect/JSON over cleartext HTTP/2 (and
+ * Connect/JSON over HTTP/1.1 on an optional second port),
+ * with gRPC health, server reflection, tracing and optional bearer-token auth.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health } from "@ragtune/contracts/grpc-health";
+import { ServerReflection } from "@ragtune/contracts/grpc-reflection";
+import { ServerReflection as ServerReflectionV1alpha } from "@ragtune/contracts/grpc-reflection-v1alpha";
+import { setMaxListeners } from "node:events";
+import http from "node:http";
+import http2 from "node:http2";
+import type net from "node:net";
+import { createHealthService, HealthState, type ReadinessCheck, ServingStatus } from "./health.js";
+import { createAuthInterceptor, createServerTracingInterceptor } from "./interceptors.js";
+import type { Logger } from "./logger.js";
+import { createReflectionService } from "./reflection.js";
+
+export interface ServiceRegistration {
+  service: DescService;
+  // A partial implementation: methods left out answer UNIMPLEMENTED.
+  impl: object;
+}
+
+export interface ServiceServerOptions {
+  /** Short service name, e.g. "retriever"; used for the tracer and logs. */
+  name: string;
+  services: ServiceRegistration[];
+  /** Backends that must answer for the server to report SERVING. */
+  readiness?: ReadinessCheck[];
+  /** When set, every RPC but health checks needs `authorization: Bearer <token>`. */
+  authToken?: string;
+  /** Server spans per RPC; default true. */
+  tracing?: boolean;
+  /** How often readiness is re-checked, ms; default 2000. */
+  healthIntervalMs?: number;
+  interceptors?: Interceptor[];
+  logger?: Logger;
+}
+
+export interface ListeningAddress {
+  host: string;
+  port: number;
+  /** http://host:port, usable as a connect/gRPC base URL. */
+  url: string;
+}
+
+export interface ServiceServer {
+  readonly health: HealthState;
+  readonly address: ListeningAddress | undefined;
+  /** The HTTP/1.1 (Connect/JSON) address, when one was given to listen(). */
+  readonly httpAddress: ListeningAddress | undefined;
+  /** Listens for gRPC/Connect over HTTP/2 on `address`, and for Connect over HTTP/1.1 on `httpAddress` if given. */
+  listen(address?: string, httpAddress?: string): Promise<ListeningAddress>;
+  /** Health to NOT_SERVING, stop accepting, let in-flight calls finish within graceMs, then cut the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d+)$/.exec(address);
+  if (!match) throw new Error(`address "${address}" is not host:port`);
+  return { host: match[1].replace(/^\[|\]$/g, ""), port: Number(match[2]) };
+}
+
+async function listenOn(server: net.Server, addr: string): Promise<ListeningAddress> {
+  const { host, port } = parseAddress(addr);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as net.AddressInfo;
+  const urlHost = bound.address.includes(":") ? `[${bound.address}]` : bound.address;
+  return { host: bound.address, port: bound.port, url: `http://${urlHost}:${bound.port}` };
+}
+
+export function createServiceServer(options: ServiceServerOptions): ServiceServer {
+  const serviceNames = options.services.map((s) => s.service.typeName);
+  const health = new HealthState(serviceNames, options.readiness ?? [], (status, reason) =>
+    options.logger?.[status === ServingStatus.SERVING ? "info" : "warn"]("health changed", {
+      status: ServingStatus[status],
+      reason,
+    }),
+  );
+  const interceptors: Interceptor[] = [];
+  if (options.authToken) interceptors.push(createAuthInterceptor(options.authToken));
+  if (options.tracing !== false) interceptors.push(createServerTracingInterceptor(`ragtune.${options.name}`));
+  interceptors.push(...(options.interceptors ?? []));
+  const reflected = [...options.services.map((s) => s.service), Health, ServerReflection, ServerReflectionV1alpha];
+  const reflection = createReflectionService(reflected);
+  const shutdown = new AbortController();
+  // Every in-flight call listens on this signal; their number is bounded by the server's load, not a leak.
+  setMaxListeners(0, shutdown.signal);
+
+  const handler = connectNodeAdapter({
+    interceptors,
+    shutdownSignal: shutdown.signal,
+    routes(router: ConnectRouter) {
+      for (const { service, impl } of options.services) router.service(service, impl as never);
+      router.service(Health, createHealthService(health));
+      router.service(ServerReflection, reflection);
+      router.service(ServerReflectionV1alpha, reflection as never);
+    },
+  });
+
+  // gRPC needs HTTP/2; cleartext HTTP/2 (h2c, prior knowledge) serves gRPC, gRPC-Web and Connect/JSON on one
+  // port (curl --http2-prior-knowledge). Node cannot hand a sniffed socket to its native HTTP/2 parser, so plain
+  // HTTP/1.1 gets a port of its own when httpAddress is given.
+  const listener = http2.createServer({}, handler);
+  const h1 = http.createServer(handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  listener.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  const sockets = new Set<net.Socket>();
+  h1.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  let address: ListeningAddress | undefined;
+  let httpAddress: ListeningAddress | undefined;
+  return {
+    health,
+    get address() {
+      return address;
+    },
+    get httpAddress() {
+      return httpAddress;
+    },
+    async listen(addr = "127.0.0.1:0", httpAddr?: string) {
+      address = await listenOn(listener, addr);
+      if (httpAddr) httpAddress = await listenOn(h1, httpAddr);
+      await health.refresh();
+      health.startPolling(options.healthIntervalMs ?? 2000);
+      return address;
+    },
+    async close(graceMs = 8000) {
+      health.drain();
+      const closed = Promise.all([
+        new Promise<void>((resolve) => listener.close(() => resolve())),
+        httpAddress ? new Promise<void>((resolve) => h1.close(() => resolve())) : undefined,
+      ]);
+      // GOAWAY: clients finish their streams and open no new ones here.
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([closed, deadline]);
+      // Past the grace period: abort handlers still running and cut their connections.
+      shutdown.abort();
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
