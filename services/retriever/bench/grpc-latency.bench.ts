@@ -1,0 +1,124 @@
+/**
+ * Ingest throughput and search latency through gRPC at 100k chunks, and the ratio to the same queries run
+ * in-process against the backend. The retriever runs as its own process (src/main.ts) as in production; this
+ * process is its gRPC client and also opens the same LanceDB directory in-process for the direct queries.
+ * Embedded LanceDB, lexical BM25. BENCH_CHUNKS overrides the corpus size.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { IngestDocumentsRequestSchema, RetrieverService, SearchMode } from "@ragtune/contracts/retriever";
+import { createServiceClient, createServiceServer } from "@ragtune/runtime";
+import { LanceDbBackend } from "../src/backend/lancedb/lancedb-backend.js";
+import type { ScoredChunk, SearchQuery, VectorStoreBackend } from "../src/backend/vector-store-backend.js";
+import { RetrieverServiceImpl } from "../src/service/retriever-service.js";
+import { startRetrieverProcess } from "./support/retriever-process.js";
+import { createSyntheticCorpus } from "./support/synthetic-corpus.js";
+import { percentile, printTable } from "./support/table.js";
+
+const TARGET_CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
+const CHUNK_SIZE = 1500;
+const CHUNKS_PER_DOCUMENT = 4;
+const QUERIES = 400;
+const WARMUP = 40;
+
+const dir = await mkdtemp(join(tmpdir(), "ragtune-bench-grpc-"));
+const retriever = await startRetrieverProcess({ RETRIEVER_DATA_DIR: dir });
+try {
+  const client = createServiceClient(RetrieverService, retriever.url);
+  await client.createCollection({ name: "synthetic", chunking: { chunkSize: CHUNK_SIZE } });
+  const corpus = createSyntheticCorpus(42);
+  // Documents are cut from a pool of generated text, so the client spends its time sending, not generating.
+  const pool = corpus.document(2_000_000);
+  const documentCharacters = CHUNK_SIZE * CHUNKS_PER_DOCUMENT - 200;
+  const documents = Math.ceil(TARGET_CHUNKS / CHUNKS_PER_DOCUMENT);
+  async function* stream() {
+    yield create(IngestDocumentsRequestSchema, { item: { case: "header", value: { collection: "synthetic" } } });
+    for (let i = 0; i < documents; i++) {
+      const start = (i * 7919) % (pool.length - documentCharacters);
+      const text = pool.slice(start, start + documentCharacters);
+      yield create(IngestDocumentsRequestSchema, {
+        item: { case: "document", value: { id: `doc-${i}`, text, metadata: { shard: String(i % 10) } } },
+      });
+    }
+  }
+  const ingestStarted = performance.now();
+  const ingested = await client.ingestDocuments(stream());
+  const ingestSeconds = (performance.now() - ingestStarted) / 1000;
+  const chunks = Number(ingested.chunksIndexed);
+
+  // A second reader of the same directory: brings the full-text index up to date, then serves the direct queries.
+  const local = await LanceDbBackend.open({ uri: dir });
+  const refreshStarted = performance.now();
+  await local.optimize("synthetic");
+  const refreshSeconds = (performance.now() - refreshStarted) / 1000;
+
+  const queries = Array.from({ length: QUERIES + WARMUP }, (_, i) => corpus.sentence(2 + (i % 4)));
+  // The same results served by a backend that only replays them, over gRPC in this process: the cost of the
+  // transport and the service layer alone, to read the ratio against.
+  const replayed = new Map<string, ScoredChunk[]>();
+  for (const text of queries)
+    replayed.set(text, await local.search("synthetic", { text, topK: 5, filter: {}, mode: "lexical" }));
+  const replay = {
+    kind: "replay",
+    getSpec: (name: string) => local.getSpec(name),
+    search: async (_collection: string, query: SearchQuery) => replayed.get(query.text) ?? [],
+  } as unknown as VectorStoreBackend;
+  const replayServer = createServiceServer({
+    name: "retriever-replay",
+    services: [{ service: RetrieverService, impl: new RetrieverServiceImpl({ backend: replay }) }],
+  });
+  const replayClient = createServiceClient(RetrieverService, (await replayServer.listen("127.0.0.1:0")).url);
+  const viaGrpc: number[] = [];
+  const inProcess: number[] = [];
+  const transportOnly: number[] = [];
+  // Interleaved, so that both paths see the same cache state and machine load.
+  for (let i = 0; i < queries.length; i++) {
+    const text = queries[i];
+    let t = performance.now();
+    await client.search({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
+    const grpcMs = performance.now() - t;
+    t = performance.now();
+    await local.search("synthetic", { text, topK: 5, filter: {}, mode: "lexical" });
+    const localMs = performance.now() - t;
+    t = performance.now();
+    await replayClient.search({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
+    const transportMs = performance.now() - t;
+    if (i >= WARMUP) {
+      viaGrpc.push(grpcMs);
+      inProcess.push(localMs);
+      transportOnly.push(transportMs);
+    }
+  }
+  await replayServer.close(1000);
+  await local.close();
+  for (const xs of [viaGrpc, inProcess, transportOnly]) xs.sort((a, b) => a - b);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const row = (path: string, xs: number[]) => ({
+    path,
+    p50: percentile(xs, 50).toFixed(2),
+    p99: percentile(xs, 99).toFixed(2),
+    mean: mean(xs).toFixed(2),
+  });
+  console.log(
+    `\nIngest through gRPC: ${chunks} chunks (${documents} documents of ~${CHUNKS_PER_DOCUMENT} chunks) in ` +
+      `${ingestSeconds.toFixed(1)} s = ${(chunks / ingestSeconds).toFixed(0)} chunks/s; ` +
+      `full-text index brought up to date afterwards in ${refreshSeconds.toFixed(1)} s`,
+  );
+  console.log(`Search latency over ${QUERIES} queries (top 5, BM25, after ${WARMUP} warm-up), ms:`);
+  printTable([
+    row("gRPC (client process → retriever process)", viaGrpc),
+    row("in-process backend (same data)", inProcess),
+    row("gRPC + service, replayed results (no search)", transportOnly),
+    {
+      path: "ratio gRPC / in-process",
+      p50: (percentile(viaGrpc, 50) / percentile(inProcess, 50)).toFixed(2),
+      p99: (percentile(viaGrpc, 99) / percentile(inProcess, 99)).toFixed(2),
+      mean: (mean(viaGrpc) / mean(inProcess)).toFixed(2),
+    },
+  ]);
+} finally {
+  await retriever.stop();
+  await rm(dir, { recursive: true, force: true });
+}
