@@ -1,0 +1,16 @@
+/** The generator service in its own process (OpenAI-compatible backend only, no NATS), for the throughput bench. */
+import { GeneratorService } from "@ragtune/contracts/generator";
+import { createServiceServer } from "@ragtune/runtime";
+import { createOpenAiBackend } from "../../src/backends/openai-backend.js";
+import { GeneratorServiceImpl } from "../../src/generator-service.js";
+import { createOpenAiClient } from "../../src/llm/index.js";
+
+const [baseUrl, concurrency] = process.argv.slice(2);
+const impl = new GeneratorServiceImpl({
+  defaultBackend: "openai",
+  backends: [createOpenAiBackend({ client: createOpenAiClient({ baseUrl, maxConcurrency: Number(concurrency) }) })],
+});
+const server = createServiceServer({ name: "generator", services: [{ service: GeneratorService, impl }] });
+const { url } = await server.listen("127.0.0.1:0");
+process.stdout.write(`${JSON.stringify({ url })}\n`);
+process.on("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));

@@ -1,0 +1,115 @@
+/**
+ * Throughput and the generator's own overhead against an OpenAI-compatible backend of fixed latency, at
+ * concurrency 32 (the backend's limit): ideal throughput is 32 / latency; the service should reach >= 0.95 of it.
+ */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { GeneratorService } from "@ragtune/contracts/generator";
+import { createServiceClient } from "@ragtune/runtime";
+import { createOpenAiBackend } from "../src/backends/openai-backend.js";
+import { GeneratorServiceImpl } from "../src/generator-service.js";
+import { createOpenAiClient } from "../src/llm/index.js";
+
+const CONCURRENCY = 32;
+
+/** Starts a bench helper process and reads the JSON line it prints once it listens. */
+async function startProcess(script: string, args: string[]) {
+  const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
+  return { info: JSON.parse(line) as Record<string, string>, stop: () => child.kill("SIGTERM") };
+}
+
+const contexts = Array.from({ length: 5 }, (_, i) => ({
+  text: `Chunk ${i}: ${"The Orrin Canal links the river Velan with the sea and is 41 kilometres long. ".repeat(15)}`,
+  sourceId: `doc-${i}`,
+}));
+
+type Generate = (i: number) => Promise<unknown>;
+
+async function drive(generate: Generate, requests: number, concurrency: number) {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const t = performance.now();
+        await generate(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    throughput: requests / seconds,
+    meanMs: latencies.reduce((s, x) => s + x, 0) / latencies.length,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)],
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)],
+  };
+}
+
+async function measure(latencyMs: number, requests: number) {
+  const fake = await startProcess("./support/fake-server-process.ts", [String(latencyMs)]);
+  const baseUrl = fake.info.baseUrl;
+  const generator = await startProcess("./support/generator-process.ts", [baseUrl, String(CONCURRENCY)]);
+  try {
+    const request = (i: number) => ({
+      question: `How long is the Orrin Canal? (${i})`,
+      contexts,
+      model: { baseModel: "bench-model" },
+      sampling: { maxTokens: 16 },
+    });
+    const ideal = CONCURRENCY / (latencyMs / 1000);
+    const warm = Math.min(200, requests / 5);
+
+    // The raw client alone: the floor of what the HTTP path costs, without the service.
+    const raw = createOpenAiClient({ baseUrl, maxConcurrency: CONCURRENCY });
+    const ask = (i: number) =>
+      raw.chatCompletion({ model: "bench-model", messages: [{ role: "user", content: `q ${i}` }], max_tokens: 16 });
+    await drive(ask, warm, CONCURRENCY);
+    const clientOnly = await drive(ask, requests, CONCURRENCY);
+
+    const impl = new GeneratorServiceImpl({
+      defaultBackend: "openai",
+      backends: [createOpenAiBackend({ client: createOpenAiClient({ baseUrl, maxConcurrency: CONCURRENCY }) })],
+    });
+    const inMemory = createClient(
+      GeneratorService,
+      createRouterTransport((router) => router.service(GeneratorService, impl)),
+    );
+    await drive((i) => inMemory.generate(request(i)), warm, CONCURRENCY);
+    const serviceInMemory = await drive((i) => inMemory.generate(request(i)), requests, CONCURRENCY);
+
+    const grpc = createServiceClient(GeneratorService, generator.info.url);
+    await drive((i) => grpc.generate(request(i)), warm, CONCURRENCY);
+    const serviceGrpc = await drive((i) => grpc.generate(request(i)), requests, CONCURRENCY);
+
+    const row = (name: string, r: Awaited<ReturnType<typeof drive>>) =>
+      `  ${name.padEnd(44)} ${r.throughput.toFixed(1).padStart(7)} /s  ratio ${(r.throughput / ideal).toFixed(3)}  mean ${r.meanMs.toFixed(1)} ms  p99 ${r.p99Ms.toFixed(1)} ms  overhead ${(r.meanMs - latencyMs).toFixed(2)} ms/request`;
+    console.log(
+      `backend latency ${latencyMs} ms, concurrency ${CONCURRENCY}, ${requests} requests: ideal ${ideal.toFixed(1)} answers/s`,
+    );
+    console.log(row("OpenAI client alone (HTTP)", clientOnly));
+    console.log(row("service, in-memory transport", serviceInMemory));
+    console.log(row("service process over gRPC (HTTP/2 socket)", serviceGrpc));
+    const ratio = serviceGrpc.throughput / ideal;
+    console.log(
+      `  achieved/ideal over gRPC: ${ratio.toFixed(3)} (target >= 0.95: ${ratio >= 0.95 ? "met" : "NOT met"})`,
+    );
+  } finally {
+    generator.stop();
+    fake.stop();
+  }
+}
+
+console.log(
+  `machine: ${(await import("node:os")).availableParallelism()} CPUs; fake backend, generator and load driver are three processes`,
+);
+await measure(1000, 320);
+await measure(200, 1000);
+await measure(50, 2000);

@@ -1,0 +1,174 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ObjectStore, Objm } from "@nats-io/obj";
+import { notFound, unavailable } from "@ragtune/runtime";
+import { contentTokens } from "../reader/text.js";
+import {
+  answerWithReader,
+  DEFAULT_READER_WEIGHTS,
+  parseReaderWeights,
+  READER_MODEL_NAME,
+  type ReaderWeights,
+} from "../reader/index.js";
+import { type AdapterEvents, type GenerationBackend, noAdapterEvents, streamWhole } from "./backend.js";
+import { readUstarEntry } from "./ustar.js";
+
+/** Where fine-tuned reader weights come from, by adapter id (the trainer's CPU executor publishes them). */
+export interface ReaderWeightsSource {
+  /** The weights file's JSON text, or undefined when there is no such adapter. */
+  fetch(adapterId: string): Promise<string | undefined>;
+  list(): Promise<string[]>;
+}
+
+const ADAPTER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The weights file inside an adapter archive, as the trainer's CPU executor writes it. */
+export const READER_WEIGHTS_FILE = "reader-weights.json";
+
+/** Weights from an adapter archive (ustar holding reader-weights.json) or a bare weights file. */
+function weightsText(bytes: Uint8Array, isArchive: boolean): string {
+  if (!isArchive) return Buffer.from(bytes).toString("utf8");
+  const entry = readUstarEntry(bytes, READER_WEIGHTS_FILE);
+  if (!entry) throw new Error(`adapter archive has no ${READER_WEIGHTS_FILE}`);
+  return Buffer.from(entry).toString("utf8");
+}
+
+/** `<dir>/<adapter>.tar` (the trainer's directory storage) or `<dir>/<adapter>.json`. */
+export function createDirectoryWeightsSource(directory: string): ReaderWeightsSource {
+  const read = async (path: string) => {
+    try {
+      return await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  };
+  return {
+    async fetch(adapterId) {
+      if (!ADAPTER_ID.test(adapterId)) return undefined;
+      const archive = await read(join(directory, `${adapterId}.tar`));
+      if (archive) return weightsText(archive, true);
+      const file = await read(join(directory, `${adapterId}.json`));
+      return file ? weightsText(file, false) : undefined;
+    },
+    async list() {
+      const names = await readdir(directory).catch(() => [] as string[]);
+      return [...new Set(names.filter((n) => /\.(tar|json)$/.test(n)).map((n) => n.replace(/\.(tar|json)$/, "")))];
+    },
+  };
+}
+
+/** The trainer's default storage: object `<adapter>.tar` in a NATS Object Store bucket. */
+export function createObjectStoreWeightsSource(objm: Objm, bucket: string): ReaderWeightsSource {
+  let store: Promise<ObjectStore> | undefined;
+  const open = () => {
+    store ??= objm.create(bucket);
+    store.catch(() => {
+      store = undefined;
+    });
+    return store;
+  };
+  return {
+    async fetch(adapterId) {
+      if (!ADAPTER_ID.test(adapterId)) return undefined;
+      const blob = await (await open()).getBlob(`${adapterId}.tar`);
+      return blob ? weightsText(blob, true) : undefined;
+    },
+    async list() {
+      const infos = await (await open()).list();
+      return infos.filter((i) => !i.deleted && i.name.endsWith(".tar")).map((i) => i.name.slice(0, -4));
+    },
+  };
+}
+
+export interface ExtractiveBackendOptions {
+  name?: string;
+  /** The base weights; default the reader's hand-set defaults. */
+  baseWeights?: ReaderWeights;
+  /** Fine-tuned weights by adapter id; none: only the base reader. */
+  adapters?: ReaderWeightsSource;
+  events?: AdapterEvents;
+  /** Parsed adapter weights kept in memory. Default 64. */
+  cacheSize?: number;
+}
+
+/**
+ * The extractive reader as a backend: no model, no window. Its answer is a sentence picked from the
+ * contexts; its model name says so ("extractive-reader"), so no output passes for an LLM's.
+ */
+export function createExtractiveBackend(options: ExtractiveBackendOptions = {}): GenerationBackend {
+  const name = options.name ?? "extractive";
+  const events = options.events ?? noAdapterEvents;
+  const cacheSize = options.cacheSize ?? 64;
+  const base = options.baseWeights ?? DEFAULT_READER_WEIGHTS;
+  const cache = new Map<string, Promise<ReaderWeights>>();
+
+  async function loadAdapter(adapter: string): Promise<ReaderWeights> {
+    const model = { backend: name, baseModel: READER_MODEL_NAME, adapter };
+    const started = performance.now();
+    let text: string | undefined;
+    try {
+      text = await options.adapters?.fetch(adapter);
+    } catch (error) {
+      throw unavailable(`reader weights store: ${(error as Error).message}`, error);
+    }
+    if (text === undefined) throw notFound("adapter", adapter);
+    try {
+      const weights = parseReaderWeights(JSON.parse(text));
+      events.adapterLoaded(model, (performance.now() - started) / 1000);
+      return weights;
+    } catch (error) {
+      const reason = (error as Error).message;
+      events.adapterLoadFailed(model, reason);
+      throw notFound("adapter", `${adapter} (unreadable weights: ${reason})`);
+    }
+  }
+
+  function weightsFor(adapter: string): Promise<ReaderWeights> {
+    if (!adapter) return Promise.resolve(base);
+    let loading = cache.get(adapter);
+    if (!loading) {
+      loading = loadAdapter(adapter);
+      // A failed load is not cached: the trainer may publish the adapter a moment later.
+      loading.catch(() => cache.delete(adapter));
+      cache.set(adapter, loading);
+      if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+    }
+    return loading;
+  }
+
+  async function generate(input: Parameters<GenerationBackend["generate"]>[0]) {
+    const weights = await weightsFor(input.model.adapter);
+    const result = answerWithReader(weights, input.question, input.contexts);
+    return {
+      text: result.answer,
+      finishReason: result.finishReason,
+      // "Tokens" of a reader are the content words it read and wrote, so usage stays comparable in kind.
+      inputTokens:
+        contentTokens(input.contexts.map((c) => c.text).join(" ")).length + contentTokens(input.question).length,
+      outputTokens: contentTokens(result.answer).length,
+    };
+  }
+
+  return {
+    name,
+    kind: "extractive",
+    async resolve(baseModel, adapter) {
+      if (baseModel !== "" && baseModel !== READER_MODEL_NAME)
+        throw notFound("model", `${baseModel} on backend ${name}`);
+      await weightsFor(adapter);
+      return { backend: name, baseModel: READER_MODEL_NAME, adapter, contextWindow: undefined };
+    },
+    async countTokens(_model, prompt) {
+      return contentTokens(prompt.user).length;
+    },
+    generate,
+    generateStream: (input) => streamWhole(generate(input)),
+    async listModels() {
+      const adapters = (await options.adapters?.list().catch(() => [])) ?? [];
+      return [{ baseModel: READER_MODEL_NAME, adapters, contextWindow: undefined }];
+    },
+    async close() {
+      cache.clear();
+    },
+  };
+}

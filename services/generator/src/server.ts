@@ -1,0 +1,123 @@
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { GeneratorService } from "@ragtune/contracts/generator";
+import {
+  type BuiltService,
+  type ConfigOf,
+  isEntryPoint,
+  type Logger,
+  type NatsHandle,
+  runService,
+} from "@ragtune/runtime";
+import type { AdapterEvents, GenerationBackend } from "./backends/backend.js";
+import {
+  createDirectoryWeightsSource,
+  createExtractiveBackend,
+  createObjectStoreWeightsSource,
+} from "./backends/extractive-backend.js";
+import { createLlamaCppBackend } from "./backends/llamacpp-backend.js";
+import { createOpenAiBackend } from "./backends/openai-backend.js";
+import { generatorSettings } from "./config.js";
+import { createNatsAdapterEvents } from "./events.js";
+import { GeneratorServiceImpl } from "./generator-service.js";
+import { createOpenAiClient } from "./llm/index.js";
+import { parseReaderWeights } from "./reader/index.js";
+
+export type GeneratorConfig = ConfigOf<typeof generatorSettings>;
+
+/** The backends the configuration asks for: the extractive reader always, the others when configured. */
+export async function createBackends(
+  config: GeneratorConfig,
+  nats: NatsHandle | undefined,
+  events: AdapterEvents,
+  logger?: Logger,
+) {
+  const backends: GenerationBackend[] = [];
+  const baseWeights = config.readerWeights
+    ? parseReaderWeights(JSON.parse(await readFile(config.readerWeights, "utf8")))
+    : undefined;
+  const adapters = config.readerAdapterDir
+    ? createDirectoryWeightsSource(config.readerAdapterDir)
+    : nats
+      ? createObjectStoreWeightsSource(nats.objm, config.readerAdapterBucket)
+      : undefined;
+  backends.push(createExtractiveBackend({ baseWeights, adapters, events }));
+
+  if (config.openaiBaseUrl) {
+    const client = createOpenAiClient({
+      baseUrl: config.openaiBaseUrl,
+      apiKey: config.openaiApiKey || undefined,
+      timeoutMs: config.openaiTimeoutMs,
+      maxRetries: config.openaiMaxRetries,
+      maxConcurrency: config.openaiMaxConcurrency,
+      onRetry: ({ path, attempt, delayMs, error }) =>
+        logger?.warn("retrying LLM request", {
+          path,
+          attempt,
+          delay_ms: Math.round(delayMs),
+          status: error.status,
+          kind: error.kind,
+        }),
+    });
+    backends.push(
+      createOpenAiBackend({
+        client,
+        api: config.openaiApi as "chat" | "completion",
+        defaultContextWindow: config.openaiContextWindow,
+        loraPathTemplate: config.openaiLoraPathTemplate || undefined,
+        events,
+      }),
+    );
+  }
+
+  if (config.llamacppModel) {
+    backends.push(
+      createLlamaCppBackend({
+        models: [
+          {
+            name: config.llamacppModelName || basename(config.llamacppModel).replace(/\.gguf$/i, ""),
+            source: config.llamacppModel,
+          },
+        ],
+        adapterDir: config.llamacppAdapterDir || undefined,
+        modelsDir: config.llamacppModelsDir || undefined,
+        contextSize: config.llamacppContextSize || undefined,
+        maxContexts: config.llamacppContexts,
+        threads: config.llamacppThreads || undefined,
+        gpu: config.llamacppGpu ? "auto" : false,
+        promptFormat: config.llamacppPromptFormat as "completion" | "chat",
+        events,
+      }),
+    );
+  }
+  return backends;
+}
+
+/** The generator as a runtime service: backends from configuration, events on NATS. */
+export async function build(ctx: { config: GeneratorConfig; nats: NatsHandle; logger: Logger }): Promise<BuiltService> {
+  const events = createNatsAdapterEvents(ctx.nats, ctx.logger);
+  const backends = await createBackends(ctx.config, ctx.nats, events, ctx.logger);
+  const names = backends.map((b) => b.name);
+  if (!names.includes(ctx.config.defaultBackend)) {
+    throw new Error(
+      `GENERATOR_DEFAULT_BACKEND=${ctx.config.defaultBackend} is not configured (configured: ${names.join(", ")})`,
+    );
+  }
+  const impl = new GeneratorServiceImpl({
+    backends,
+    defaultBackend: ctx.config.defaultBackend,
+    defaultTemplates: { llamacpp: ctx.config.llamacppTemplate },
+    logger: ctx.logger,
+  });
+  return {
+    services: [{ service: GeneratorService, impl }],
+    readiness: backends.filter((b) => b.ping).map((b) => ({ name: `backend ${b.name}`, check: () => b.ping!() })),
+    onShutdown: async () => {
+      await Promise.all(backends.map((b) => b.close()));
+    },
+  };
+}
+
+if (isEntryPoint(import.meta.url)) {
+  await runService({ name: "generator", settings: generatorSettings, build });
+}
