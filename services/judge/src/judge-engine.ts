@@ -1,0 +1,279 @@
+/**
+ * Scores answers: per criterion, frozen G-Eval steps → form prompt → repeats (cache first, then the judge
+ * model) → spread; or the reference scorer. Batches run with bounded concurrency and get a calibration report.
+ */
+import { setMaxListeners } from "node:events";
+import { create } from "@bufbuild/protobuf";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { SpreadSchema } from "@ragtune/contracts/common";
+import {
+  type CriterionScore,
+  CriterionScoreSchema,
+  type RepeatScore,
+  RepeatScoreSchema,
+  type ScoreItem,
+  type ScoreResponse,
+  ScoreResponseSchema,
+  ScoringMode,
+} from "@ragtune/contracts/judge";
+import { buildCalibrationReport } from "./calibration.js";
+import { type ConcurrencyLimiter, createConcurrencyLimiter, mapConcurrent, underLimiters } from "./concurrency.js";
+import { type CriterionSpec, criterionHash } from "./criteria.js";
+import type { EvaluationSteps } from "./evaluation-steps.js";
+import { hashValue } from "./hash.js";
+import { buildFormPrompt, FORM_PROMPT_HASH } from "./prompts.js";
+import { REFERENCE_SCORER_HASH, scoreAgainstReference } from "./reference-scorer.js";
+import { type RepeatRecord, scoreRepeats, TOP_LOGPROBS } from "./repeat-scoring.js";
+import type { ModelJudge, ResolvedJudge } from "./resolved-judge.js";
+import { spreadOf } from "./statistics.js";
+import type { JsonStore } from "./stores/blob-store.js";
+
+export const SCORE_CACHE_VERSION = "score-cache@1";
+const tracer = trace.getTracer("ragtune.judge");
+
+export interface JudgeEngineOptions {
+  steps: EvaluationSteps;
+  /** Repeat records by content-addressed key. */
+  cache: JsonStore<RepeatRecord>;
+  /** Attempts per repeat at an unparseable output (first try included). Default 3. */
+  maxAttempts?: number;
+  /** LLM requests in flight at once across every call this engine serves. Default 64. */
+  maxConcurrentRequests?: number;
+}
+
+export interface BatchResult {
+  results: ScoreResponse[];
+  compareResults: ScoreResponse[];
+  calibration: ReturnType<typeof buildCalibrationReport>;
+}
+
+export function createJudgeEngine(options: JudgeEngineOptions) {
+  const maxAttempts = options.maxAttempts ?? 3;
+  const global = createConcurrencyLimiter(options.maxConcurrentRequests ?? 64);
+
+  function inputHashOf(item: ScoreItem): string {
+    // Only what the judge is shown; the caller's item_id does not change the score.
+    return hashValue({
+      question: item.question,
+      answer: item.answer,
+      contexts: item.contexts,
+      referenceAnswer: item.referenceAnswer,
+    });
+  }
+
+  function scoreReference(item: ScoreItem, criterion: CriterionSpec, judge: ResolvedJudge): CriterionScore {
+    const result = scoreAgainstReference({
+      answer: item.answer,
+      referenceAnswer: item.referenceAnswer,
+      referenceEvidence: item.referenceEvidence,
+    });
+    const score = criterion.name === "accuracy" ? result.accuracy : result.completeness;
+    // Deterministic: one repeat carries all the information, so no copies are padded in.
+    return create(CriterionScoreSchema, {
+      criterion: criterion.name,
+      repeats: [create(RepeatScoreSchema, { repeatIndex: 0, score, rationale: result.rationale })],
+      spread: create(SpreadSchema, { n: 1, mean: score, stddev: 0, ci95Low: score, ci95High: score }),
+      mode: ScoringMode.REFERENCE,
+      judgeModel: judge.label,
+      backend: "reference",
+      promptHash: REFERENCE_SCORER_HASH,
+      criterionHash: criterionHash(criterion),
+    });
+  }
+
+  /** One span per answer and criterion, so a trace shows where repeats came from the cache and what they cost. */
+  function scoreWithModelTraced(
+    item: ScoreItem,
+    criterion: CriterionSpec,
+    judge: ModelJudge,
+    limiters: readonly ConcurrencyLimiter[],
+    signal: AbortSignal | undefined,
+  ) {
+    return tracer.startActiveSpan(
+      "ragtune.judge.score_criterion",
+      {
+        attributes: {
+          "ragtune.judge.criterion": criterion.name,
+          "ragtune.judge.mode": ScoringMode[judge.mode],
+          "ragtune.judge.repeats": judge.repeats,
+          "gen_ai.request.model": judge.label,
+        },
+      },
+      async (span) => {
+        try {
+          const result = await scoreWithModel(item, criterion, judge, limiters, signal);
+          span.setAttributes({
+            "ragtune.judge.requests": result.score.requests,
+            "ragtune.judge.cached_repeats": result.score.cachedRepeats,
+            "ragtune.judge.failed_repeats": result.score.failedRepeats,
+          });
+          return result;
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async function scoreWithModel(
+    item: ScoreItem,
+    criterion: CriterionSpec,
+    judge: ModelJudge,
+    limiters: readonly ConcurrencyLimiter[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ score: CriterionScore; stepsRequests: number }> {
+    const steps = await options.steps.stepsFor(judge.backend, judge.model, criterion, signal);
+    const messages = buildFormPrompt(criterion, steps.steps, {
+      question: item.question,
+      answer: item.answer,
+      contexts: item.contexts,
+      referenceAnswer: item.referenceAnswer,
+    });
+    const identity = {
+      v: SCORE_CACHE_VERSION,
+      backend: judge.backend.name,
+      model: judge.model,
+      mode: judge.mode,
+      temperature: judge.temperature,
+      samples: judge.samples,
+      topLogprobs: judge.mode === ScoringMode.LOGPROB_WEIGHTED ? TOP_LOGPROBS : 0,
+      prompt: FORM_PROMPT_HASH,
+      criterion: criterionHash(criterion),
+      steps: steps.stepsHash,
+      input: inputHashOf(item),
+    };
+    const keys = Array.from({ length: judge.repeats }, (_, repeat) => hashValue({ ...identity, repeat }));
+    const cached = await Promise.all(keys.map((key) => options.cache.get(key)));
+    const missing = keys.map((_, i) => i).filter((i) => cached[i] === undefined);
+    const fresh = missing.length
+      ? await scoreRepeats(
+          {
+            backend: judge.backend,
+            model: judge.model,
+            mode: judge.mode,
+            strategy: judge.strategy,
+            temperature: judge.temperature,
+            samples: judge.samples,
+            messages,
+            maxAttempts,
+            signal,
+            run: (request) => underLimiters([...limiters, global], request),
+          },
+          missing,
+        )
+      : [];
+    await Promise.all(fresh.map((record) => options.cache.put(keys[record.repeatIndex], record)));
+    const byIndex = new Map<number, { record: RepeatRecord; cached: boolean }>();
+    cached.forEach((record, i) => {
+      if (record) byIndex.set(i, { record, cached: true });
+    });
+    for (const record of fresh) byIndex.set(record.repeatIndex, { record, cached: false });
+
+    const repeats: RepeatScore[] = keys.map((_, i) => {
+      const { record, cached: fromCache } = byIndex.get(i)!;
+      return create(RepeatScoreSchema, {
+        repeatIndex: i,
+        score: record.score,
+        rationale: record.rationale,
+        rawOutput: record.rawOutput,
+        failed: record.failed,
+        error: record.error,
+        cached: fromCache,
+        requests: fromCache ? 0 : record.requests,
+        scoreMass: record.scoreMass,
+        samples: record.samples,
+      });
+    });
+    const ok = repeats.filter((r) => !r.failed).map((r) => r.score);
+    const spread = spreadOf(ok);
+    return {
+      stepsRequests: steps.requests,
+      score: create(CriterionScoreSchema, {
+        criterion: criterion.name,
+        repeats,
+        spread: create(SpreadSchema, spread),
+        failedRepeats: repeats.length - ok.length,
+        mode: judge.mode,
+        judgeModel: judge.label,
+        backend: judge.backend.name,
+        promptHash: FORM_PROMPT_HASH,
+        stepsHash: steps.stepsHash,
+        evaluationSteps: steps.steps,
+        criterionHash: criterionHash(criterion),
+        repeatStrategy: judge.strategy,
+        requests: repeats.reduce((sum, r) => sum + r.requests, 0),
+        cachedRepeats: repeats.filter((r) => r.cached).length,
+        temperature: judge.temperature,
+      }),
+    };
+  }
+
+  /** Scores one item on every criterion; `limiters` bound this call's requests (outermost first). */
+  async function scoreItem(
+    item: ScoreItem,
+    criteria: readonly CriterionSpec[],
+    judge: ResolvedJudge,
+    limiters: readonly ConcurrencyLimiter[] = [],
+    signal?: AbortSignal,
+  ): Promise<ScoreResponse> {
+    let stepsRequests = 0;
+    const scores = await Promise.all(
+      criteria.map(async (criterion) => {
+        if (judge.kind === "reference") return scoreReference(item, criterion, judge);
+        const result = await scoreWithModelTraced(item, criterion, judge, limiters, signal);
+        stepsRequests += result.stepsRequests;
+        return result.score;
+      }),
+    );
+    return create(ScoreResponseSchema, { itemId: item.itemId, scores, stepsRequests });
+  }
+
+  /**
+   * Scores a batch: `concurrency` items at once, and no more than `concurrency` of its LLM requests in flight
+   * (so one item's twenty repeats cannot crowd out the others), then the calibration report.
+   */
+  async function scoreBatch(
+    items: readonly ScoreItem[],
+    criteria: readonly CriterionSpec[],
+    judge: ResolvedJudge,
+    concurrency: number,
+    compareJudge?: ResolvedJudge,
+    signal?: AbortSignal,
+  ): Promise<BatchResult> {
+    const limiter = createConcurrencyLimiter(concurrency);
+    // The first failed item fails the batch: stop the other items' requests too instead of paying for them.
+    const stop = new AbortController();
+    const batchSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    setMaxListeners(concurrency + 16, batchSignal);
+    const score = (j: ResolvedJudge) =>
+      mapConcurrent(items, concurrency, async (item) => {
+        try {
+          return await scoreItem(item, criteria, j, [limiter], batchSignal);
+        } catch (error) {
+          stop.abort(error);
+          throw error;
+        }
+      });
+    const results = await score(judge);
+    const compareResults = compareJudge ? await score(compareJudge) : [];
+    return {
+      results,
+      compareResults,
+      calibration: buildCalibrationReport({
+        criteria: criteria.map((c) => c.name),
+        results,
+        compare: compareJudge
+          ? { results: compareResults, firstLabel: judge.label, secondLabel: compareJudge.label }
+          : undefined,
+      }),
+    };
+  }
+
+  return { scoreItem, scoreBatch };
+}
+
+export type JudgeEngine = ReturnType<typeof createJudgeEngine>;

@@ -1,0 +1,412 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { RepeatStrategy, type ScoreItem, ScoreItemSchema, ScoringMode } from "@ragtune/contracts/judge";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ScoreRequestSchema } from "@ragtune/contracts/judge";
+import { type InProcessJudgeHarness, startJudgeHarness } from "../test/support/judge-harness.js";
+import { FORM_PROMPT_HASH } from "./prompts.js";
+
+const item = (id: string, answer: string, reference = "Paris"): ScoreItem =>
+  create(ScoreItemSchema, {
+    itemId: id,
+    question: "What is the capital of France?",
+    answer,
+    referenceAnswer: reference,
+    contexts: ["Paris is the capital and largest city of France."],
+  });
+
+type ScoreInit = MessageInitShape<typeof ScoreRequestSchema>;
+const logprobJudge = { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 10 };
+
+async function rejects(promise: Promise<unknown>, code: Code, message: RegExp) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ConnectError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.rawMessage, message);
+    return true;
+  });
+}
+
+describe("JudgeService (in-memory transport, real HTTP client, fake judge server)", () => {
+  let h: InProcessJudgeHarness;
+  before(async () => {
+    h = await startJudgeHarness();
+  });
+  after(() => h.close());
+
+  it("scores logprob-weighted with 10 independent repeats, records everything, and re-runs from the cache", async () => {
+    const request: ScoreInit = {
+      item: item("q1", "Paris is the capital."),
+      criteria: ["accuracy"],
+      judge: logprobJudge,
+    };
+    const before = h.chatRequests();
+    const first = await h.rpc.score(request);
+    const score = first.scores[0];
+    assert.equal(first.itemId, "q1");
+    assert.equal(first.stepsRequests, 1, "steps are written once");
+    assert.equal(h.chatRequests() - before, 11, "1 steps request + 10 repeats");
+    assert.equal(score.mode, ScoringMode.LOGPROB_WEIGHTED);
+    assert.equal(score.repeatStrategy, RepeatStrategy.INDEPENDENT_CALLS);
+    assert.equal(score.judgeModel, "judge-model");
+    assert.equal(score.promptHash, FORM_PROMPT_HASH);
+    assert.match(score.stepsHash, /^[0-9a-f]{64}$/);
+    assert.equal(score.evaluationSteps.length, 3);
+    assert.deepEqual(
+      score.repeats.map((r) => r.repeatIndex),
+      [...Array(10).keys()],
+    );
+    for (const r of score.repeats) {
+      assert.equal(r.failed, false);
+      assert.equal(r.requests, 1);
+      assert.ok(r.score >= 1 && r.score <= 5);
+      assert.ok(r.scoreMass > 0.99, "the fake puts all mass on the scale");
+      assert.match(r.rawOutput, /Score: \d$/);
+    }
+    assert.ok(
+      score.repeats.some((r) => !Number.isInteger(r.score)),
+      "weighted scores are fractional",
+    );
+    assert.equal(score.spread?.n, 10);
+    assert.ok(score.spread!.ci95Low <= score.spread!.mean && score.spread!.mean <= score.spread!.ci95High);
+    assert.equal(score.requests, 10);
+
+    const again = await h.rpc.score(request);
+    assert.equal(h.chatRequests() - before, 11, "a re-run makes no request");
+    assert.equal(again.scores[0].cachedRepeats, 10);
+    assert.equal(again.scores[0].requests, 0);
+    assert.deepEqual(
+      again.scores[0].repeats.map((r) => r.score),
+      score.repeats.map((r) => r.score),
+    );
+  });
+
+  it("shares one request with n = R per criterion: 2 requests for both criteria and 10 repeats", async () => {
+    const result = await h.rpc.score({
+      item: item("q2", "Lyon."),
+      judge: { ...logprobJudge, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
+    });
+    assert.deepEqual(
+      result.scores.map((s) => s.criterion),
+      ["accuracy", "completeness"],
+    );
+    for (const s of result.scores) {
+      assert.equal(s.requests, 1);
+      assert.equal(s.repeatStrategy, RepeatStrategy.SHARED_REQUEST);
+      assert.equal(s.spread?.n, 10);
+      assert.equal(s.repeats[0].requests, 1);
+      assert.ok(s.repeats.slice(1).every((r) => r.requests === 0));
+    }
+    const forms = h.server.requests.filter((r) => r.body?.n === 10);
+    assert.ok(forms.length >= 2);
+  });
+
+  it("n-sample: each repeat is the mean of its samples at temperature 1 by default", async () => {
+    const result = await h.rpc.score({
+      item: item("q3", "Paris"),
+      criteria: ["completeness"],
+      judge: { mode: ScoringMode.N_SAMPLE, repeats: 3, samples: 5 },
+    });
+    const s = result.scores[0];
+    assert.equal(s.temperature, 1);
+    assert.equal(s.requests, 3);
+    for (const r of s.repeats) {
+      assert.equal(r.samples.length, 5);
+      assert.ok(r.samples.every(Number.isInteger));
+      assert.ok(Math.abs(r.score - r.samples.reduce((a, b) => a + b, 0) / 5) < 1e-12);
+    }
+  });
+
+  it("scores with the reference scorer without any request, named as such", async () => {
+    const before = h.chatRequests();
+    const result = await h.rpc.score({
+      item: item("q4", "It is Paris."),
+      judge: { mode: ScoringMode.REFERENCE },
+    });
+    assert.equal(h.chatRequests(), before);
+    for (const s of result.scores) {
+      assert.equal(s.judgeModel, "reference-scorer");
+      assert.equal(s.mode, ScoringMode.REFERENCE);
+      assert.equal(s.repeats.length, 1);
+      assert.equal(s.spread?.mean, s.repeats[0].score);
+    }
+  });
+
+  it("uses a custom criterion's given steps without asking the model for steps", async () => {
+    const result = await h.rpc.score({
+      item: item("q5", "Paris"),
+      criteria: ["conciseness"],
+      customCriteria: [
+        {
+          name: "conciseness",
+          definition: "How briefly the answer says what it must.",
+          anchors: [
+            { score: 1, description: "rambling" },
+            { score: 5, description: "as short as possible" },
+          ],
+          evaluationSteps: ["Count the words.", "Judge whether any could go."],
+        },
+      ],
+      judge: { mode: ScoringMode.SINGLE, repeats: 2 },
+    });
+    assert.equal(result.stepsRequests, 0);
+    assert.deepEqual(result.scores[0].evaluationSteps, ["Count the words.", "Judge whether any could go."]);
+    assert.ok(result.scores[0].repeats.every((r) => Number.isInteger(r.score)));
+  });
+
+  it("rejects bad requests with INVALID_ARGUMENT naming the field", async () => {
+    const ok: ScoreInit = { item: item("x", "Paris"), judge: logprobJudge };
+    await rejects(
+      h.rpc.score({ ...ok, criteria: ["accuracy", "x"] }),
+      Code.InvalidArgument,
+      /^criteria\[1\]: unknown criterion 'x'$/,
+    );
+    await rejects(h.rpc.score({ ...ok, judge: undefined }), Code.InvalidArgument, /^judge: is required/);
+    await rejects(h.rpc.score({ ...ok, judge: { repeats: 2 } }), Code.InvalidArgument, /^judge\.mode: must be set/);
+    await rejects(
+      h.rpc.score({ ...ok, judge: { ...logprobJudge, repeats: 101 } }),
+      Code.InvalidArgument,
+      /^judge\.repeats:/,
+    );
+    await rejects(
+      h.rpc.score({ ...ok, judge: { ...logprobJudge, temperature: 3 } }),
+      Code.InvalidArgument,
+      /^judge\.temperature:/,
+    );
+    await rejects(
+      h.rpc.score({ ...ok, judge: { mode: 99 as ScoringMode } }),
+      Code.InvalidArgument,
+      /^judge\.mode: unknown/,
+    );
+    await rejects(
+      h.rpc.score({ ...ok, item: { question: " ", answer: "a" } }),
+      Code.InvalidArgument,
+      /^item\.question:/,
+    );
+    await rejects(
+      h.rpc.score({ ...ok, item: { question: "q", answer: "a" }, judge: { mode: ScoringMode.REFERENCE } }),
+      Code.InvalidArgument,
+      /^item\.reference_answer:/,
+    );
+    await rejects(
+      h.rpc.score({
+        ...ok,
+        criteria: ["tone"],
+        customCriteria: [{ name: "tone", definition: "d", anchors: [{ score: 6, description: "x" }] }],
+      }),
+      Code.InvalidArgument,
+      /^custom_criteria\[0\]\.anchors\[0\]\.score:/,
+    );
+    await rejects(
+      h.rpc.score({ ...ok, judge: { ...logprobJudge, model: { baseModel: "m", backend: "nope" } } }),
+      Code.InvalidArgument,
+      /^judge\.model\.backend: unknown backend 'nope'/,
+    );
+  });
+
+  it("lists the paper's two criteria", async () => {
+    const { criteria } = await h.rpc.listCriteria({});
+    assert.deepEqual(
+      criteria.map((c) => c.name),
+      ["accuracy", "completeness"],
+    );
+    assert.match(criteria[0].definition, /relevance.*supporting evidence.*misleading/s);
+    assert.match(criteria[1].definition, /topics and details/);
+  });
+});
+
+describe("JudgeService failure handling", () => {
+  it("retries unparseable and out-of-scale output a bounded number of times, then records failed repeats", async () => {
+    // Form choices 0 and 1 are garbage and out of scale; repeat 0's retry succeeds. Choices from 10 on are garbage
+    // forever, so repeats that still need output after round one fail.
+    const h = await startJudgeHarness({
+      maxAttempts: 3,
+      fake: {
+        override: (call) =>
+          call === 0 ? "I like it." : call === 1 ? "Fine.\nScore: 9" : call >= 10 ? "no score" : undefined,
+      },
+    });
+    try {
+      const result = await h.rpc.score({
+        item: item("f", "Paris"),
+        criteria: ["accuracy"],
+        judge: { mode: ScoringMode.SINGLE, repeats: 10 },
+      });
+      const s = result.scores[0];
+      const failed = s.repeats.filter((r) => r.failed);
+      // 10 first attempts: 2 bad → 2 retries (calls 10, 11, garbage) → 2 more (12, 13, garbage) → 2 failed repeats.
+      assert.equal(failed.length, 2);
+      assert.equal(s.failedRepeats, 2);
+      for (const r of failed) {
+        assert.equal(r.score, 0);
+        assert.equal(r.requests, 3);
+        assert.match(r.error, /no valid score after 3 attempts: last line is not "Score: N"/);
+        assert.equal(r.rawOutput, "no score");
+      }
+      assert.equal(s.spread?.n, 8, "statistics use the successful repeats only");
+      assert.equal(h.fakeJudge.formCalls, 14);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("refuses modes the backend cannot serve instead of falling back", async () => {
+    const h = await startJudgeHarness({ supportsN: false, supportsLogprobs: false });
+    try {
+      const base = { item: item("p", "Paris") };
+      await rejects(
+        h.rpc.score({ ...base, judge: { mode: ScoringMode.LOGPROB_WEIGHTED } }),
+        Code.FailedPrecondition,
+        /judge\.mode: backend 'openai' returns no logprobs/,
+      );
+      await rejects(
+        h.rpc.score({ ...base, judge: { mode: ScoringMode.SINGLE, repeatStrategy: RepeatStrategy.SHARED_REQUEST } }),
+        Code.FailedPrecondition,
+        /judge\.repeat_strategy: backend 'openai' does not support n/,
+      );
+      // Without n, N_SAMPLE makes one request per sample and says so in its request count.
+      const r = await h.rpc.score({
+        ...base,
+        criteria: ["accuracy"],
+        judge: { mode: ScoringMode.N_SAMPLE, repeats: 2, samples: 3 },
+      });
+      assert.equal(r.scores[0].requests, 6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("maps an unreachable backend to UNAVAILABLE", async () => {
+    const h = await startJudgeHarness();
+    await h.close();
+    await rejects(
+      h.rpc.score({ item: item("u", "Paris"), judge: { mode: ScoringMode.SINGLE, repeats: 1 } }),
+      Code.Unavailable,
+      /judge backend failed/,
+    );
+  });
+});
+
+describe("ScoreBatch", () => {
+  it("scores items with bounded concurrency, reports calibration and agreement with the reference scorer", async () => {
+    const events: unknown[] = [];
+    const h = await startJudgeHarness({
+      latencyMs: 20,
+      events: { batchScored: async (e) => void events.push(e) },
+    });
+    try {
+      const answers = [
+        "Paris",
+        "Paris, the capital.",
+        "Lyon",
+        "Marseille or Paris",
+        "Bananas",
+        "It is Paris in France",
+        "I do not know",
+        "Nice",
+      ];
+      const result = await h.rpc.scoreBatch({
+        items: answers.map((a, i) => item(`b${i}`, a)),
+        judge: { mode: ScoringMode.SINGLE, repeats: 4 },
+        concurrency: 4,
+        compareJudge: { mode: ScoringMode.REFERENCE },
+      });
+      assert.ok(h.server.maxInFlight <= 4 + 1, `at most 4 form requests in flight, saw ${h.server.maxInFlight}`);
+      assert.deepEqual(
+        result.results.map((r) => r.itemId),
+        answers.map((_, i) => `b${i}`),
+      );
+      assert.equal(result.compareResults.length, answers.length);
+      const cal = result.calibration!;
+      assert.equal(cal.items, answers.length);
+      assert.equal(cal.requests, BigInt(2 + answers.length * 2 * 4), "2 steps + items × criteria × repeats");
+      for (const criterion of ["accuracy", "completeness"]) {
+        assert.ok(cal.meanItemStddev[criterion] >= 0);
+        assert.ok(cal.rankFlipRate[criterion] >= 0 && cal.rankFlipRate[criterion] <= 1);
+        assert.ok(cal.rankFlipComparisons[criterion] > 0n);
+        assert.equal(cal.failedRepeats[criterion], 0);
+        assert.ok(cal.repeatAlpha[criterion] <= 1);
+      }
+      assert.equal(cal.agreement.length, 2);
+      for (const a of cal.agreement) {
+        assert.equal(a.firstJudge, "judge-model");
+        assert.equal(a.secondJudge, "reference-scorer");
+        assert.equal(a.items, answers.length);
+        // The fake judge centres on reference-based quality, so the two must rank items alike.
+        assert.ok(a.spearman > 0.5, `spearman ${a.spearman}`);
+      }
+      assert.equal(events.length, 1);
+      assert.deepEqual(events[0], {
+        items: 8,
+        requests: cal.requests,
+        failedRepeats: 0,
+        durationSeconds: (events[0] as { durationSeconds: number }).durationSeconds,
+      });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("stops spending requests when the call is cancelled by its deadline", async () => {
+    const h = await startJudgeHarness({ latencyMs: 150 });
+    try {
+      const items = Array.from({ length: 20 }, (_, i) => item(`c${i}`, "Paris"));
+      await rejects(
+        h.rpc.scoreBatch(
+          { items, judge: { mode: ScoringMode.SINGLE, repeats: 10 }, concurrency: 4 },
+          { timeoutMs: 400 },
+        ),
+        Code.DeadlineExceeded,
+        /./,
+      );
+      const atDeadline = h.chatRequests();
+      await new Promise((done) => setTimeout(done, 500));
+      // 20 items × 2 criteria × 10 repeats would be 400 requests; only those already started may still land.
+      assert.ok(h.chatRequests() <= atDeadline + 4, `${h.chatRequests() - atDeadline} requests after the deadline`);
+      assert.ok(h.chatRequests() < 30, `${h.chatRequests()} requests in all`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("leaves raw output out of a batch response on request, and serves it from the cache on a re-run", async () => {
+    const h = await startJudgeHarness();
+    try {
+      const request = { items: [item("r1", "Paris")], judge: { mode: ScoringMode.SINGLE, repeats: 2 } };
+      const slim = await h.rpc.scoreBatch({ ...request, omitRawOutput: true });
+      const repeats = slim.results[0].scores.flatMap((s) => s.repeats);
+      assert.ok(repeats.every((r) => r.rawOutput === "" && r.rationale === "" && r.score >= 1));
+      const full = await h.rpc.scoreBatch(request);
+      assert.ok(
+        full.results[0].scores.flatMap((s) => s.repeats).every((r) => r.cached && /Score: \d$/.test(r.rawOutput)),
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("validates the batch", async () => {
+    const h = await startJudgeHarness();
+    try {
+      await rejects(
+        h.rpc.scoreBatch({ items: [], judge: logprobJudge }),
+        Code.InvalidArgument,
+        /^items: must be in 1\.\.10000/,
+      );
+      await rejects(
+        h.rpc.scoreBatch({ items: [item("a", "x"), { question: "", answer: "y" }], judge: logprobJudge }),
+        Code.InvalidArgument,
+        /^items\[1\]\.question:/,
+      );
+      await rejects(
+        h.rpc.scoreBatch({ items: [item("a", "x")], judge: logprobJudge, compareJudge: logprobJudge }),
+        Code.InvalidArgument,
+        /^compare_judge: is the same judge/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * A request's JudgeConfig turned into what scoring needs: the backend, model and parameters with every
+ * default applied, or the reference scorer. Capability mismatches are refused here (FAILED_PRECONDITION),
+ * never worked around: logprob weighting on a backend without logprobs, or shared-request repeats on one
+ * without n.
+ */
+import { type JudgeConfig, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { failedPrecondition, invalidArgument } from "@ragtune/runtime";
+import type { JudgeBackend, JudgeModel } from "./judge-backend.js";
+import { REFERENCE_SCORER_NAME } from "./reference-scorer.js";
+
+export const DEFAULT_REPEATS = 10;
+export const DEFAULT_SAMPLES = 20;
+
+export interface ReferenceJudge {
+  kind: "reference";
+  mode: ScoringMode.REFERENCE;
+  label: string;
+}
+
+export interface ModelJudge {
+  kind: "geval";
+  mode: ScoringMode.LOGPROB_WEIGHTED | ScoringMode.N_SAMPLE | ScoringMode.SINGLE;
+  backend: JudgeBackend;
+  model: JudgeModel;
+  strategy: RepeatStrategy.INDEPENDENT_CALLS | RepeatStrategy.SHARED_REQUEST;
+  repeats: number;
+  samples: number;
+  temperature: number;
+  /** The model as recorded with scores: base model, plus "+adapter" when one is set. */
+  label: string;
+}
+
+export type ResolvedJudge = ReferenceJudge | ModelJudge;
+
+export interface JudgeBackends {
+  backends: ReadonlyMap<string, JudgeBackend>;
+  defaultBackend: string;
+  /** Judge model used when a request leaves base_model empty; "" when none is configured. */
+  defaultModel: string;
+}
+
+/** `field` is the request's path to the config ("judge" or "compare_judge"); it is assumed validated. */
+export function resolveJudge(config: JudgeConfig, field: string, available: JudgeBackends): ResolvedJudge {
+  if (config.mode === ScoringMode.REFERENCE) {
+    return { kind: "reference", mode: ScoringMode.REFERENCE, label: REFERENCE_SCORER_NAME };
+  }
+  if (available.backends.size === 0) {
+    throw failedPrecondition(
+      `${field}.mode: no judge model backend is configured (set JUDGE_OPENAI_BASE_URL); SCORING_MODE_REFERENCE needs none`,
+    );
+  }
+  const backendName = config.model?.backend || available.defaultBackend;
+  const backend = available.backends.get(backendName);
+  if (!backend) {
+    const known = [...available.backends.keys()].join(", ") || "none";
+    throw invalidArgument(`${field}.model.backend`, `unknown backend '${backendName}' (configured: ${known})`);
+  }
+  const baseModel = config.model?.baseModel || available.defaultModel;
+  if (!baseModel) throw invalidArgument(`${field}.model.base_model`, "required: no default judge model is configured");
+  const mode = config.mode as ModelJudge["mode"];
+  const strategy =
+    config.repeatStrategy === RepeatStrategy.SHARED_REQUEST
+      ? RepeatStrategy.SHARED_REQUEST
+      : RepeatStrategy.INDEPENDENT_CALLS;
+  if (mode === ScoringMode.LOGPROB_WEIGHTED && !backend.supportsLogprobs) {
+    throw failedPrecondition(`${field}.mode: backend '${backend.name}' returns no logprobs; choose another mode`);
+  }
+  if (strategy === RepeatStrategy.SHARED_REQUEST && !backend.supportsN) {
+    throw failedPrecondition(
+      `${field}.repeat_strategy: backend '${backend.name}' does not support n; use REPEAT_STRATEGY_INDEPENDENT_CALLS`,
+    );
+  }
+  const adapter = config.model?.adapter ?? "";
+  return {
+    kind: "geval",
+    mode,
+    backend,
+    model: { baseModel, adapter },
+    strategy,
+    repeats: config.repeats || DEFAULT_REPEATS,
+    samples: mode === ScoringMode.N_SAMPLE ? config.samples || DEFAULT_SAMPLES : 1,
+    temperature: mode === ScoringMode.N_SAMPLE && config.temperature === 0 ? 1 : config.temperature,
+    label: adapter ? `${baseModel}+${adapter}` : baseModel,
+  };
+}

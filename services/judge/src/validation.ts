@@ -1,0 +1,135 @@
+/**
+ * Every rule a JudgeService request must satisfy, in one place. Each failure is INVALID_ARGUMENT naming the
+ * field path, e.g. "criteria[1]: unknown criterion 'x'". Returns the criteria the request names, resolved.
+ */
+import type { Criterion, JudgeConfig, ScoreItem } from "@ragtune/contracts/judge";
+import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { RepeatStrategySchema, ScoringModeSchema } from "@ragtune/contracts/judge";
+import { invalidArgument, requireKnownEnum, requireNonEmpty, requirePresent, requireRange } from "@ragtune/runtime";
+import {
+  BUILT_IN_CRITERIA,
+  CRITERION_NAME_PATTERN,
+  type CriterionSpec,
+  createCriteriaCatalog,
+  DEFAULT_CRITERIA_NAMES,
+  SCALE_MAX,
+  SCALE_MIN,
+} from "./criteria.js";
+import { REFERENCE_CRITERIA } from "./reference-scorer.js";
+
+export const LIMITS = {
+  items: 10_000,
+  repeats: 100,
+  samples: 100,
+  temperature: 2,
+  concurrency: 256,
+  customCriteria: 32,
+  evaluationSteps: 12,
+  itemIdLength: 256,
+  textLength: 200_000,
+} as const;
+
+export function validateCustomCriteria(criteria: readonly Criterion[]): CriterionSpec[] {
+  if (criteria.length > LIMITS.customCriteria) {
+    throw invalidArgument("custom_criteria", `at most ${LIMITS.customCriteria} criteria`);
+  }
+  const seen = new Set<string>();
+  return criteria.map((criterion, i) => {
+    const field = `custom_criteria[${i}]`;
+    if (!CRITERION_NAME_PATTERN.test(criterion.name)) {
+      throw invalidArgument(`${field}.name`, "must be 1..64 characters of [a-z0-9_-]");
+    }
+    if (BUILT_IN_CRITERIA.some((b) => b.name === criterion.name)) {
+      throw invalidArgument(`${field}.name`, `'${criterion.name}' is a built-in criterion; choose another name`);
+    }
+    if (seen.has(criterion.name)) throw invalidArgument(`${field}.name`, `'${criterion.name}' is defined twice`);
+    seen.add(criterion.name);
+    requireNonEmpty(`${field}.definition`, criterion.definition);
+    if (criterion.anchors.length === 0) throw invalidArgument(`${field}.anchors`, "must describe at least one score");
+    const scores = new Set<number>();
+    criterion.anchors.forEach((anchor, j) => {
+      requireRange(`${field}.anchors[${j}].score`, anchor.score, SCALE_MIN, SCALE_MAX);
+      if (scores.has(anchor.score))
+        throw invalidArgument(`${field}.anchors[${j}].score`, `${anchor.score} given twice`);
+      scores.add(anchor.score);
+      requireNonEmpty(`${field}.anchors[${j}].description`, anchor.description);
+    });
+    if (criterion.evaluationSteps.length > LIMITS.evaluationSteps) {
+      throw invalidArgument(`${field}.evaluation_steps`, `at most ${LIMITS.evaluationSteps} steps`);
+    }
+    criterion.evaluationSteps.forEach((step, j) => {
+      requireNonEmpty(`${field}.evaluation_steps[${j}]`, step);
+    });
+    return {
+      name: criterion.name,
+      definition: criterion.definition,
+      anchors: criterion.anchors.map((a) => ({ score: a.score, description: a.description })),
+      ...(criterion.evaluationSteps.length ? { evaluationSteps: [...criterion.evaluationSteps] } : {}),
+    };
+  });
+}
+
+export function validateCriteria(
+  names: readonly string[],
+  custom: readonly Criterion[],
+  mode: ScoringMode,
+): CriterionSpec[] {
+  const catalog = createCriteriaCatalog(validateCustomCriteria(custom));
+  const wanted = names.length ? names : DEFAULT_CRITERIA_NAMES;
+  const seen = new Set<string>();
+  return wanted.map((name, i) => {
+    const criterion = catalog.get(name);
+    if (!criterion) throw invalidArgument(`criteria[${i}]`, `unknown criterion '${name}'`);
+    if (seen.has(name)) throw invalidArgument(`criteria[${i}]`, `criterion '${name}' is named twice`);
+    seen.add(name);
+    if (mode === ScoringMode.REFERENCE && !REFERENCE_CRITERIA.includes(name)) {
+      throw invalidArgument(`criteria[${i}]`, `the reference scorer judges only ${REFERENCE_CRITERIA.join(" and ")}`);
+    }
+    return criterion;
+  });
+}
+
+export function validateJudgeConfig(field: string, config: JudgeConfig | undefined): JudgeConfig {
+  const judge = requirePresent(field, config);
+  requireKnownEnum(`${field}.mode`, judge.mode, ScoringModeSchema);
+  requireKnownEnum(`${field}.repeat_strategy`, judge.repeatStrategy, RepeatStrategySchema, { allowUnspecified: true });
+  requireRange(`${field}.repeats`, judge.repeats, 0, LIMITS.repeats);
+  requireRange(`${field}.samples`, judge.samples, 0, LIMITS.samples);
+  requireRange(`${field}.temperature`, judge.temperature, 0, LIMITS.temperature);
+  if (judge.samples && judge.mode !== ScoringMode.N_SAMPLE) {
+    throw invalidArgument(`${field}.samples`, "only SCORING_MODE_N_SAMPLE takes samples");
+  }
+  if (judge.mode === ScoringMode.REFERENCE && judge.repeatStrategy === RepeatStrategy.SHARED_REQUEST) {
+    throw invalidArgument(`${field}.repeat_strategy`, "the reference scorer makes no requests");
+  }
+  return judge;
+}
+
+export function validateItem(field: string, item: ScoreItem | undefined, mode: ScoringMode): ScoreItem {
+  const it = requirePresent(field, item);
+  if (it.itemId.length > LIMITS.itemIdLength) {
+    throw invalidArgument(`${field}.item_id`, `at most ${LIMITS.itemIdLength} characters`);
+  }
+  requireNonEmpty(`${field}.question`, it.question);
+  const texts: Array<[string, string]> = [
+    ["question", it.question],
+    ["answer", it.answer],
+    ["reference_answer", it.referenceAnswer],
+    ...it.contexts.map((c, i): [string, string] => [`contexts[${i}]`, c]),
+    ...it.referenceEvidence.map((e, i): [string, string] => [`reference_evidence[${i}]`, e]),
+  ];
+  for (const [name, text] of texts) {
+    if (text.length > LIMITS.textLength) {
+      throw invalidArgument(`${field}.${name}`, `at most ${LIMITS.textLength} characters`);
+    }
+  }
+  if (mode === ScoringMode.REFERENCE && !it.referenceAnswer.trim() && !it.referenceEvidence.some((e) => e.trim())) {
+    throw invalidArgument(`${field}.reference_answer`, "SCORING_MODE_REFERENCE needs a reference answer or evidence");
+  }
+  return it;
+}
+
+export function validateBatchShape(itemCount: number, concurrency: number): void {
+  requireRange("items", itemCount, 1, LIMITS.items);
+  requireRange("concurrency", concurrency, 0, LIMITS.concurrency);
+}

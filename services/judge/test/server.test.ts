@@ -1,0 +1,157 @@
+/**
+ * Server tier: the judge built by build() from its env configuration, served on a real port over gRPC, with
+ * real NATS (KV cache and frozen steps, batch events) and the fake judge model behind the real HTTP client.
+ */
+import assert from "node:assert/strict";
+import { dirname, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { fromBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { BatchScoredSchema } from "@ragtune/contracts/events";
+import { JudgeService, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "@ragtune/generator/testing";
+import {
+  connectNats,
+  createLogger,
+  createServiceClient,
+  createServiceServer,
+  EVENTS_STREAM,
+  type LocalNats,
+  loadConfig,
+  type NatsHandle,
+  type ServiceServer,
+  startTestNats,
+} from "@ragtune/runtime";
+import { judgeSettings } from "../src/config.js";
+import { BATCH_SCORED_SUBJECT } from "../src/judge-service.js";
+import { build } from "../src/server.js";
+import { createFakeJudge } from "./support/fake-judge.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const logger = createLogger("judge-test", { level: "error" });
+
+describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
+  let nats: LocalNats;
+  let handle: NatsHandle;
+  let fake: FakeOpenAiServer;
+  const servers: ServiceServer[] = [];
+
+  async function startJudge(env: Record<string, string>) {
+    const config = loadConfig(judgeSettings, env, []);
+    const built = await build({ config, nats: handle, logger });
+    const server = createServiceServer({ name: "judge", services: built.services, logger });
+    servers.push(server);
+    const { url } = await server.listen("127.0.0.1:0");
+    return { url, client: createServiceClient(JudgeService, url) };
+  }
+
+  before(async () => {
+    nats = await startTestNats();
+    handle = await connectNats({ url: nats.url, name: "judge-test" });
+    fake = await startFakeOpenAiServer({
+      respond: createFakeJudge().respond,
+      models: [{ id: "judge-model", maxModelLen: 1_000_000 }],
+    });
+  });
+  after(async () => {
+    for (const server of servers) await server.close(100);
+    await fake.close();
+    await handle.close();
+    await nats.stop();
+  });
+
+  const env = () => ({ JUDGE_OPENAI_BASE_URL: fake.baseUrl, JUDGE_MODEL: "judge-model", JUDGE_CACHE: "nats" });
+  const item = {
+    itemId: "s1",
+    question: "Who wrote Hamlet?",
+    answer: "Shakespeare wrote it.",
+    referenceAnswer: "William Shakespeare",
+  };
+
+  it("scores over gRPC, and a second replica finds the frozen steps and the scores in NATS KV", async () => {
+    const first = await startJudge(env());
+    const judge = { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 10, repeatStrategy: RepeatStrategy.SHARED_REQUEST };
+    const before = fake.requests.length;
+    const scored = await first.client.score({ item, judge });
+    assert.equal(scored.stepsRequests, 2);
+    assert.equal(fake.requests.length - before, 4, "2 steps + 1 shared request per criterion");
+    assert.deepEqual(
+      scored.scores.map((s) => s.spread?.n),
+      [10, 10],
+    );
+
+    const second = await startJudge(env());
+    const again = await second.client.score({ item, judge });
+    assert.equal(fake.requests.length - before, 4, "the second replica makes no request");
+    assert.equal(again.stepsRequests, 0);
+    assert.deepEqual(
+      again.scores.map((s) => s.stepsHash),
+      scored.scores.map((s) => s.stepsHash),
+    );
+    assert.deepEqual(
+      again.scores.map((s) => s.spread?.mean),
+      scored.scores.map((s) => s.spread?.mean),
+    );
+    assert.ok(again.scores.every((s) => s.cachedRepeats === 10));
+  });
+
+  it("announces a scored batch on ragtune.judge.batch.scored", async () => {
+    const { client } = await startJudge(env());
+    const result = await client.scoreBatch({
+      items: [item, { ...item, itemId: "s2", answer: "Marlowe." }],
+      judge: { mode: ScoringMode.SINGLE, repeats: 3 },
+      concurrency: 2,
+    });
+    const stored = await handle.jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: BATCH_SCORED_SUBJECT });
+    assert.ok(stored);
+    const event = fromBinary(BatchScoredSchema, stored.data);
+    assert.equal(event.items, 2);
+    assert.equal(event.requests, result.calibration?.requests);
+    assert.ok(event.meta?.eventId);
+    assert.ok(event.durationSeconds > 0);
+  });
+
+  it("answers a grpc-js client that knows only the .proto files", async () => {
+    const { url } = await startJudge({ JUDGE_CACHE: "memory" });
+    const definition = protoLoader.loadSync("ragtune/judge/v1/judge.proto", {
+      includeDirs: [resolve(repoRoot, "proto")],
+      enums: String,
+      longs: String,
+      defaults: true,
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    const client = new loaded.ragtune.judge.v1.JudgeService(new URL(url).host, grpc.credentials.createInsecure());
+    const call = (method: string, request: object) =>
+      new Promise<any>((done, fail) =>
+        client[method](request, (error: Error | null, reply: any) => (error ? fail(error) : done(reply))),
+      );
+    try {
+      const listed = await call("ListCriteria", {});
+      assert.deepEqual(
+        listed.criteria.map((c: { name: string }) => c.name),
+        ["accuracy", "completeness"],
+      );
+      const reply = await call("Score", { item, judge: { mode: "SCORING_MODE_REFERENCE" } });
+      assert.equal(reply.scores[0].judgeModel, "reference-scorer");
+      assert.equal(reply.scores[0].mode, "SCORING_MODE_REFERENCE");
+      await assert.rejects(
+        call("Score", { item, judge: { mode: "SCORING_MODE_SINGLE" }, criteria: ["nope"] }),
+        (e: any) => {
+          assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+          // connect-node percent-encodes ':' in grpc-message and grpc-js decodes with decodeURI, which keeps "%3A".
+          assert.match(decodeURIComponent(e.details), /criteria\[0\]: unknown criterion 'nope'/);
+          return true;
+        },
+      );
+      // No model backend configured: G-Eval is refused plainly, the reference scorer still works.
+      await assert.rejects(call("Score", { item, judge: { mode: "SCORING_MODE_SINGLE" } }), (e: any) => {
+        assert.equal(e.code, grpc.status.FAILED_PRECONDITION);
+        return true;
+      });
+    } finally {
+      client.close();
+    }
+  });
+});
