@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""LoRA / QLoRA fine-tuning runner of the ragtune trainer's PEFT executor.
+
+Reads JSONL of {"prompt", "completion"} (the generator's RAG template, rendered by the agent), trains a LoRA
+adapter on a Hugging Face causal LM (QLoRA: 4-bit NF4 base through bitsandbytes), and writes a standard PEFT
+adapter directory (adapter_config.json + adapter_model.safetensors).
+
+stdout carries one JSON object per line, for the agent:
+  {"event": "start", ...}  {"event": "progress", "step", "total_steps", "epoch", "loss", "learning_rate",
+  "tokens_per_second"}  {"event": "done", "metrics": {...}}  {"event": "error", "class", "message"}
+Exit status: 0 done, 3 out of GPU memory, 4 user error (bad arguments or data), 1 anything else.
+
+Modes:
+  --check       validate arguments and data, print a summary; needs no torch (CI runs this)
+  --smoke       train a tiny random-initialised llama for a few steps (any machine with torch+transformers+peft)
+  --bench-mfu   bf16 LoRA on a random-initialised ~1B llama: tokens/s and MFU against a measured bf16 matmul peak
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+EXIT_OOM = 3
+EXIT_USER_ERROR = 4
+
+
+def emit(event: str, **fields) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+class UserError(Exception):
+    """Bad arguments or data: the job fails without retry."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="JSONL of {prompt, completion}")
+    p.add_argument("--output", help="directory for the PEFT adapter")
+    p.add_argument("--base-model", default="", help="Hugging Face id or local path")
+    p.add_argument("--method", choices=["lora", "qlora"], default="lora")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--micro-batch-size", type=int, default=4)
+    p.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    p.add_argument("--learning-rate", type=float, default=2e-4)
+    p.add_argument("--lr-schedule", choices=["constant", "linear", "cosine"], default="linear")
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--lora-rank", type=int, default=16)
+    p.add_argument("--lora-alpha", type=float, default=32)
+    p.add_argument("--lora-dropout", type=float, default=0.05)
+    p.add_argument("--target-modules", default="q_proj,v_proj", help="comma separated, or all-linear")
+    p.add_argument("--max-seq-length", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--check", action="store_true", help="validate arguments and data only")
+    p.add_argument("--smoke", action="store_true", help="tiny random llama, a few steps")
+    p.add_argument("--bench-mfu", action="store_true", help="throughput and MFU on a random ~1B llama")
+    p.add_argument("--bench-steps", type=int, default=20)
+    p.add_argument("--bench-seq-length", type=int, default=2048)
+    p.add_argument("--bench-micro-batch-size", type=int, default=8)
+    args = p.parse_args(argv)
+    validate_args(args)
+    return args
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    checks = [
+        ("epochs", 1 <= args.epochs <= 100, "must be 1..100"),
+        ("micro_batch_size", args.micro_batch_size >= 1, "must be >= 1"),
+        ("gradient_accumulation_steps", args.gradient_accumulation_steps >= 1, "must be >= 1"),
+        ("learning_rate", 0 < args.learning_rate <= 1, "must be in (0, 1]"),
+        ("lora_rank", args.lora_rank >= 1, "must be >= 1"),
+        ("lora_alpha", args.lora_alpha > 0, "must be > 0"),
+        ("lora_dropout", 0 <= args.lora_dropout < 1, "must be in [0, 1)"),
+        ("max_seq_length", args.max_seq_length >= 16, "must be >= 16"),
+        ("warmup_steps", args.warmup_steps >= 0, "must be >= 0"),
+    ]
+    for name, ok, reason in checks:
+        if not ok:
+            raise UserError(f"{name}: {reason}")
+    if not (args.smoke or args.bench_mfu):
+        if not args.data:
+            raise UserError("data: is required")
+        if not args.check and not args.output:
+            raise UserError("output: is required")
+        if not args.check and not args.base_model:
+            raise UserError("base_model: is required")
+
+
+def target_modules(spec: str) -> list[str] | str:
+    names = [m.strip() for m in spec.split(",") if m.strip()]
+    if names == ["all-linear"]:
+        return "all-linear"
+    if not names:
+        raise UserError("target_modules: is empty")
+    return names
+
+
+def read_examples(path: str) -> list[dict]:
+    examples = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f"data line {number}: not JSON ({e.msg})") from e
+                if not isinstance(record.get("prompt"), str) or not isinstance(record.get("completion"), str):
+                    raise UserError(f"data line {number}: needs string fields prompt and completion")
+                examples.append({"prompt": record["prompt"], "completion": record["completion"]})
+    except FileNotFoundError as e:
+        raise UserError(f"data: no such file {path}") from e
+    if not examples:
+        raise UserError("data: no examples")
+    return examples
+
+
+def encode_example(prompt_ids: list[int], completion_ids: list[int], eos_id: int | None, max_len: int,
+                   prefix: list[int] | None = None):
+    """Token ids and labels of one example: the loss covers the completion (and EOS) only. Over-long examples
+    lose the start of the prompt (after the BOS prefix), never the answer."""
+    prefix = prefix or []
+    completion = completion_ids + ([eos_id] if eos_id is not None else [])
+    completion = completion[:max(1, max_len - len(prefix))]
+    keep = max_len - len(prefix) - len(completion)
+    prompt = prefix + (prompt_ids[-keep:] if keep > 0 else [])
+    input_ids = prompt + completion
+    labels = [-100] * len(prompt) + completion
+    return input_ids, labels
+
+
+def total_optimizer_steps(n_examples: int, micro_batch: int, accumulation: int, epochs: int) -> int:
+    batches_per_epoch = math.ceil(n_examples / micro_batch)
+    return max(1, math.ceil(batches_per_epoch / accumulation)) * epochs
+
+
+class ByteTokenizer:
+    """Bytes as tokens (offset 3 past pad/bos/eos) for the random-initialised models of --smoke and --bench-mfu,
+    where no tokenizer can be downloaded."""
+
+    pad_token_id, bos_token_id, eos_token_id = 0, 1, 2
+    vocab_size = 259
+
+    def encode(self, text: str) -> list[int]:
+        return [b + 3 for b in text.encode("utf-8")]
+
+
+def check_mode(args) -> dict:
+    examples = read_examples(args.data)
+    tok = ByteTokenizer()
+    lengths = []
+    for ex in examples:
+        ids, labels = encode_example(tok.encode(ex["prompt"]), tok.encode(ex["completion"]), tok.eos_token_id,
+                                     args.max_seq_length)
+        lengths.append(len(ids))
+        if all(label == -100 for label in labels):
+            raise UserError("data: an example has no completion tokens")
+    return {
+        "examples": len(examples),
+        "total_steps": total_optimizer_steps(len(examples), args.micro_batch_size, args.gradient_accumulation_steps,
+                                             args.epochs),
+        "effective_batch_size": args.micro_batch_size * args.gradient_accumulation_steps,
+        "max_byte_tokens": max(lengths),
+        "target_modules": target_modules(args.target_modules),
+        "method": args.method,
+    }
+
+
+def is_oom(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return "OutOfMemoryError" in text or "CUDA out of memory" in text or "CUBLAS_STATUS_ALLOC_FAILED" in text
+
+
+def tiny_llama_config(transformers, vocab_size: int, *, hidden=64, layers=2, heads=4, kv_heads=2, inter=128):
+    return transformers.LlamaConfig(
+        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=4096,
+        pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    )
+
+
+def train(args) -> dict:
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+
+    if args.smoke:
+        tokenizer = ByteTokenizer()
+        model = transformers.LlamaForCausalLM(tiny_llama_config(transformers, tokenizer.vocab_size)).to(device, dtype)
+        examples = read_examples(args.data) if args.data else [
+            {"prompt": f"Question: what is {i} plus one?\nAnswer:", "completion": f" {i + 1}"} for i in range(16)
+        ]
+        encode = tokenizer.encode
+        eos = tokenizer.eos_token_id
+        bos = tokenizer.bos_token_id
+    else:
+        examples = read_examples(args.data)
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(args.base_model)
+        except OSError as e:
+            raise UserError(f"base_model: cannot load tokenizer of {args.base_model}: {e}") from e
+        kwargs = {"torch_dtype": dtype}
+        if args.method == "qlora":
+            try:
+                import bitsandbytes  # noqa: F401
+            except ImportError as e:
+                raise UserError("method qlora needs bitsandbytes, which is not installed on this node") from e
+            kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
+            kwargs["device_map"] = {"": 0}
+        try:
+            model = transformers.AutoModelForCausalLM.from_pretrained(args.base_model, **kwargs)
+        except OSError as e:
+            raise UserError(f"base_model: cannot load {args.base_model}: {e}") from e
+        if args.method == "qlora":
+            from peft import prepare_model_for_kbit_training
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
+        else:
+            model.to(device)
+        encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+        eos = tokenizer.eos_token_id
+        bos = tokenizer.bos_token_id
+
+    if args.gradient_checkpointing and not args.smoke:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    lora = LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                      target_modules=target_modules(args.target_modules), task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    # Serving tokenises the prompt with the model's BOS in front (llama.cpp, vLLM completions): so does training.
+    prefix = [bos] if bos is not None else []
+    encoded = [encode_example(encode(ex["prompt"]), encode(ex["completion"]), eos, args.max_seq_length, prefix)
+               for ex in examples]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
+    total_steps = total_optimizer_steps(len(encoded), args.micro_batch_size, args.gradient_accumulation_steps,
+                                        args.epochs)
+    if args.smoke:
+        total_steps = min(total_steps, 5)
+    schedule = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}[args.lr_schedule]
+    lr_scheduler = transformers.get_scheduler(schedule, optimizer, num_warmup_steps=args.warmup_steps,
+                                              num_training_steps=total_steps)
+    emit("start", examples=len(encoded), total_steps=total_steps, trainable_parameters=trainable,
+         device=str(device), dtype=str(dtype).replace("torch.", ""))
+
+    model.train()
+    step, micro, tokens, started = 0, 0, 0, time.perf_counter()
+    last_loss = float("nan")
+    rng = random.Random(args.seed)
+    for epoch in range(args.epochs):
+        order = list(range(len(encoded)))
+        rng.shuffle(order)
+        for start in range(0, len(order), args.micro_batch_size):
+            batch = [encoded[i] for i in order[start:start + args.micro_batch_size]]
+            width = max(len(ids) for ids, _ in batch)
+            pad = eos if eos is not None else 0
+            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch], device=device)
+            labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch], device=device)
+            attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch], device=device)
+            out = model(input_ids=input_ids, attention_mask=attention, labels=labels)
+            (out.loss / args.gradient_accumulation_steps).backward()
+            tokens += int(attention.sum())
+            micro += 1
+            last_loss = float(out.loss.detach())
+            if micro % args.gradient_accumulation_steps == 0:
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                elapsed = time.perf_counter() - started
+                emit("progress", step=step, total_steps=total_steps,
+                     epoch=epoch + (start + len(batch)) / len(order), loss=last_loss,
+                     learning_rate=lr_scheduler.get_last_lr()[0], tokens_per_second=tokens / max(elapsed, 1e-9),
+                     eta_seconds=elapsed / step * (total_steps - step))
+                if step >= total_steps:
+                    break
+        if step >= total_steps:
+            break
+    runtime = time.perf_counter() - started
+    if args.output:
+        model.save_pretrained(args.output)
+    return {"train_loss": last_loss, "train_runtime_seconds": runtime, "train_steps": step,
+            "train_tokens_per_second": tokens / max(runtime, 1e-9), "trainable_parameters": trainable}
+
+
+def measure_bf16_peak_tflops(torch, size=8192, repeats=50) -> float:
+    a = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
+    for _ in range(5):
+        a @ b
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e12
+
+
+def bench_mfu(args) -> dict:
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+
+    if not torch.cuda.is_available():
+        raise UserError("--bench-mfu needs a CUDA GPU")
+    torch.manual_seed(args.seed)
+    peak = measure_bf16_peak_tflops(torch)
+    config = tiny_llama_config(transformers, 32000, hidden=2048, layers=16, heads=32, kv_heads=8, inter=8192)
+    config._attn_implementation = "sdpa"
+    model = transformers.LlamaForCausalLM(config).to("cuda", torch.bfloat16)
+    n_params = sum(p.numel() for p in model.parameters())
+    model = get_peft_model(model, LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=0.0,
+                                             target_modules=target_modules(args.target_modules),
+                                             task_type="CAUSAL_LM"))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
+    b, s = args.bench_micro_batch_size, args.bench_seq_length
+    data = torch.randint(3, 32000, (b, s), device="cuda")
+
+    def step():
+        out = model(input_ids=data, labels=data)
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(args.bench_steps):
+        step()
+        if (i + 1) % 5 == 0:
+            emit("progress", step=i + 1, total_steps=args.bench_steps)
+    torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    tokens_per_second = b * s * args.bench_steps / elapsed
+    # Model FLOPs of LoRA on a frozen base: forward 2N and the activation gradients 2N per token (no weight
+    # gradients for frozen weights), plus attention scores and values (2·2·layers·s·hidden forward, twice that
+    # backward). The 6N convention of full fine-tuning is printed beside it for comparison with other reports.
+    attention = 12 * config.num_hidden_layers * s * config.hidden_size
+    lora_flops_per_token = 4 * n_params + attention
+    achieved = tokens_per_second * lora_flops_per_token / 1e12
+    return {
+        "parameters": n_params,
+        "micro_batch_size": b,
+        "seq_length": s,
+        "tokens_per_second": tokens_per_second,
+        "measured_bf16_peak_tflops": peak,
+        "model_tflops": achieved,
+        "mfu": achieved / peak,
+        "mfu_6n_convention": tokens_per_second * (6 * n_params + attention) / 1e12 / peak,
+        "gpu": torch.cuda.get_device_name(0),
+        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
+    }
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = parse_args(argv)
+        if args.check:
+            emit("done", metrics=check_mode(args))
+        elif args.bench_mfu:
+            emit("done", metrics=bench_mfu(args))
+        else:
+            emit("done", metrics=train(args))
+        return 0
+    except UserError as e:
+        emit("error", **{"class": "user_error", "message": str(e)})
+        return EXIT_USER_ERROR
+    except SystemExit as e:  # argparse
+        if e.code not in (0, None):
+            emit("error", **{"class": "user_error", "message": "bad command-line arguments"})
+            return EXIT_USER_ERROR
+        return 0
+    except BaseException as e:  # noqa: BLE001 - classify everything for the agent
+        if is_oom(e):
+            emit("error", **{"class": "out_of_memory", "message": str(e)[:2000]})
+            return EXIT_OOM
+        if isinstance(e, ModuleNotFoundError):
+            emit("error", **{"class": "user_error", "message": f"{e}; install torch, transformers and peft"})
+            return EXIT_USER_ERROR
+        emit("error", **{"class": "transient", "message": f"{type(e).__name__}: {e}"[:2000]})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,3 @@
+import { runAgent } from "./agent/run-agent.js";
+
+await runAgent();

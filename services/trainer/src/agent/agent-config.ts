@@ -1,0 +1,64 @@
+import { numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+
+/** Settings of `ragtune agent` (env, or flags such as --trainer-url). */
+export const agentSettings = {
+  trainerUrl: urlSetting({
+    env: "TRAINER_URL",
+    description: "the trainer's gRPC base URL, e.g. http://127.0.0.1:7400",
+    protocols: ["http", "https"],
+  }),
+  natsUrl: stringSetting({
+    env: "NATS_URL",
+    description: "NATS server URL(s) for reading nats-obj:// manifests and storing adapters",
+    default: "nats://127.0.0.1:4222",
+  }),
+  nodeId: stringSetting({
+    env: "AGENT_NODE_ID",
+    description: "node id (default: the host name)",
+    pattern: /^[A-Za-z0-9._-]{1,128}$/,
+  }),
+  executors: stringSetting({
+    env: "AGENT_EXECUTORS",
+    description:
+      "comma-separated executors: cpu-reader, peft, openai (default: cpu-reader, plus peft with GPUs, plus openai with OPENAI_API_KEY)",
+    pattern: /^(cpu-reader|peft|openai)(,(cpu-reader|peft|openai))*$/,
+  }),
+  adapterDir: stringSetting({
+    env: "AGENT_ADAPTER_DIR",
+    description: "store adapters in this directory instead of the NATS Object Store",
+  }),
+  adapterBucket: stringSetting({
+    env: "AGENT_ADAPTER_BUCKET",
+    description: "NATS Object Store bucket for adapters",
+    default: "ragtune-adapters",
+  }),
+  workDir: stringSetting({
+    env: "AGENT_WORK_DIR",
+    description: "scratch space for running jobs (default: the temp dir)",
+  }),
+  python: stringSetting({
+    env: "AGENT_PYTHON",
+    description: "Python with torch, transformers and peft",
+    default: "python3",
+  }),
+  openaiBaseUrl: urlSetting({
+    env: "OPENAI_BASE_URL",
+    description: "OpenAI-compatible API base URL for hosted fine-tuning",
+    protocols: ["http", "https"],
+  }),
+  openaiPollMs: numberSetting({
+    env: "AGENT_OPENAI_POLL_MS",
+    description: "how often a hosted fine-tuning job's status is polled, ms",
+    default: 10_000,
+    min: 1,
+    integer: true,
+  }),
+  openaiApiKey: stringSetting({ env: "OPENAI_API_KEY", description: "API key for hosted fine-tuning", secret: true }),
+  authToken: stringSetting({ env: "RAGTUNE_AUTH_TOKEN", description: "bearer token for the trainer", secret: true }),
+  logLevel: stringSetting({
+    env: "RAGTUNE_LOG_LEVEL",
+    description: "debug | info | warn | error",
+    default: "info",
+    choices: ["debug", "info", "warn", "error"],
+  }),
+};
