@@ -1,0 +1,83 @@
+/** `ragtune datasets download|split|verify`: fetch and verify datasets, record seeded splits, prove no leakage. */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  createManifest,
+  DATASET_NAMES,
+  type DatasetName,
+  downloadDataset,
+  loadDataset,
+  readManifest,
+  splitDataset,
+  writeManifest,
+} from "../datasets/index.js";
+
+export const datasetsUsage = `usage:
+  ragtune datasets download <${DATASET_NAMES.join("|")}> [--from PATH] [--cache DIR]
+      fetch the official files (or copy PATH), cache them under DIR (default .ragtune/datasets), verify sha256
+  ragtune datasets split <dataset> <PATH> --out MANIFEST [--seed N] [--sizes 200,500,1000] [--eval-size N]
+      load PATH, split it (nested fine-tuning pools, held-out evaluation set) and write the manifest
+  ragtune datasets verify <MANIFEST>
+      recompute every hash and prove that no evaluation question is in a fine-tuning pool
+`;
+
+function datasetName(value: string | undefined): DatasetName {
+  if (!value || !(DATASET_NAMES as readonly string[]).includes(value)) {
+    throw new Error(`dataset must be one of ${DATASET_NAMES.join(", ")}, got ${value ?? "nothing"}`);
+  }
+  return value as DatasetName;
+}
+
+export async function datasetsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      from: { type: "string" },
+      cache: { type: "string" },
+      out: { type: "string" },
+      seed: { type: "string", default: "0" },
+      sizes: { type: "string", default: "200,500,1000" },
+      "eval-size": { type: "string" },
+    },
+  });
+  const [action, ...rest] = positionals;
+  switch (action) {
+    case "download": {
+      const result = await downloadDataset({
+        dataset: datasetName(rest[0]),
+        from: values.from,
+        cacheDir: values.cache,
+        log: (line) => console.log(line),
+      });
+      for (const file of result.files) console.log(`${file.sha256}  ${file.path}  (${file.origin})`);
+      return 0;
+    }
+    case "split": {
+      const dataset = datasetName(rest[0]);
+      if (!rest[1] || !values.out) throw new Error("split needs a dataset, its PATH and --out MANIFEST");
+      const loaded = await loadDataset(dataset, resolve(rest[1]));
+      const split = splitDataset(loaded.items, {
+        dataset,
+        seed: Number(values.seed),
+        poolSizes: values.sizes.split(",").map(Number),
+        evalSize: values["eval-size"] ? Number(values["eval-size"]) : undefined,
+      });
+      const manifest = createManifest(split, { sources: loaded.sources.map((path) => ({ path })) });
+      await writeManifest(values.out, manifest);
+      for (const [name, pool] of Object.entries(manifest.pools)) {
+        console.log(`${name.padEnd(16)} ${String(pool.size).padStart(5)} items  sha256 ${pool.sha256}`);
+      }
+      return 0;
+    }
+    case "verify": {
+      if (!rest[0]) throw new Error("verify needs a MANIFEST");
+      const manifest = await readManifest(rest[0]);
+      console.log(`${rest[0]}: verified (${Object.keys(manifest.pools).join(", ")}); no evaluation item in any pool`);
+      return 0;
+    }
+    default:
+      process.stdout.write(datasetsUsage);
+      return action ? 2 : 0;
+  }
+}

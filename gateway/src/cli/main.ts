@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/** The `ragtune` command line. */
+import { HealthCheckResponse_ServingStatus as Status, Health } from "@ragtune/contracts/grpc-health";
+import { createServiceClient } from "@ragtune/runtime";
+import { spawn } from "node:child_process";
+import { serverServices, stackServices } from "../stack.js";
+import { startLocalStack } from "./local-stack.js";
+import { datasetsCommand } from "./datasets-command.js";
+import { runExperimentCommand } from "./run-experiment.js";
+
+const usage = `usage: ragtune <command>
+
+commands:
+  run       the main job: run the paper's experiment grid end to end and write its report (run --help)
+  up        start NATS (if none answers at NATS_URL) and every service; Ctrl-C stops them
+  status    health of every service at its address (<SERVICE>_URL or the local default)
+  agent     run a trainer node agent on this machine (TRAINER_URL, AGENT_* settings)
+  datasets  download, split and verify datasets (datasets --help)
+`;
+
+async function up(): Promise<void> {
+  const verbose = process.argv.includes("--verbose");
+  const stack = await startLocalStack({
+    dataDir: process.env.RAGTUNE_DATA_DIR || ".ragtune",
+    onLog: (service, line) => {
+      if (verbose || /"level":"(warn|error)"/.test(line) || !line.startsWith("{"))
+        console.error(`[${service}] ${line}`);
+    },
+  });
+  console.log(`NATS        ${stack.natsUrl}`);
+  for (const p of stack.processes) console.log(`${p.service.name.padEnd(11)} ${p.url || "(node agent, CPU)"}`);
+  console.log("ragtune is up; Ctrl-C stops it.");
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("stopping…");
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  for (const p of stack.processes) {
+    p.child.once("exit", (code) => {
+      if (stopping) return;
+      console.error(`${p.service.name} exited unexpectedly (code ${code}); stopping the stack`);
+      void stack.stop().then(() => process.exit(1));
+    });
+  }
+}
+
+async function status(): Promise<number> {
+  let failures = 0;
+  for (const service of serverServices) {
+    const url = process.env[`${service.name.toUpperCase()}_URL`] || `http://${service.defaultAddr}`;
+    const health = createServiceClient(Health, url, { tracing: false });
+    try {
+      const res = await health.check({ service: "" }, { timeoutMs: 2000 });
+      console.log(`${service.name.padEnd(11)} ${url}  ${Status[res.status]}`);
+      if (res.status !== Status.SERVING) failures++;
+    } catch (error) {
+      console.log(`${service.name.padEnd(11)} ${url}  DOWN (${(error as Error).message})`);
+      failures++;
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+const command = process.argv[2];
+try {
+  switch (command) {
+    case "up":
+      await up();
+      break;
+    case "status":
+      process.exit(await status());
+      break;
+    case "datasets":
+      process.exit(await datasetsCommand(process.argv.slice(3)));
+      break;
+    case "run":
+      process.exit(await runExperimentCommand(process.argv.slice(3)));
+      break;
+    case "agent": {
+      // The agent is the trainer's program; run it as its own process with this command's flags and env.
+      const agent = stackServices.find((s) => s.name === "agent")!;
+      const child = spawn(process.execPath, ["--import", "tsx", agent.entry, ...process.argv.slice(3)], {
+        stdio: "inherit",
+      });
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+      child.on("exit", (code) => process.exit(code ?? 1));
+      break;
+    }
+    default:
+      process.stdout.write(usage);
+      process.exit(command === undefined || command === "help" || command === "--help" ? 0 : 2);
+  }
+} catch (error) {
+  console.error(`ragtune ${command}: ${(error as Error).message}`);
+  process.exit(1);
+}

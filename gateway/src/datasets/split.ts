@@ -1,0 +1,62 @@
+import { normalizeQuestion, sha256Hex } from "./text.js";
+import type { DatasetName, QaItem } from "./types.js";
+
+export interface SplitOptions {
+  dataset: DatasetName;
+  seed: number;
+  /** Nested fine-tuning pool sizes, ascending. Default 200, 500, 1000 (the paper's). */
+  poolSizes?: number[];
+  /** Evaluation items. Default: a fifth of the (de-duplicated) items, at least 1. */
+  evalSize?: number;
+}
+
+export interface SplitPool {
+  /** Size asked for; `items.length` is smaller when the dataset is. */
+  requestedSize: number;
+  items: QaItem[];
+}
+
+export interface DatasetSplit {
+  dataset: DatasetName;
+  seed: number;
+  /** "finetune-200", "finetune-500", "finetune-1000" (by requested size), and "eval". */
+  pools: Record<string, SplitPool>;
+  /** Items dropped because an earlier item (by id order) has the same normalized question. */
+  duplicateQuestionsDropped: number;
+}
+
+export const DEFAULT_POOL_SIZES = [200, 500, 1000];
+
+export function poolName(size: number): string {
+  return `finetune-${size}`;
+}
+
+/**
+ * A seeded split: each item's place is the hash of (seed, normalized question), so it does not depend on file
+ * order. Evaluation takes the end of that order, the fine-tuning pools nested prefixes of the rest
+ * (200 ⊂ 500 ⊂ 1000). Items repeating a question text are dropped first, so no question text can sit on both sides.
+ */
+export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSplit {
+  const poolSizes = [...(options.poolSizes ?? DEFAULT_POOL_SIZES)].sort((a, b) => a - b);
+  const byQuestion = new Map<string, QaItem>();
+  const ids = new Set<string>();
+  let duplicates = 0;
+  for (const item of [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    if (ids.has(item.id)) throw new Error(`item id "${item.id}" appears twice`);
+    ids.add(item.id);
+    const key = normalizeQuestion(item.question);
+    if (byQuestion.has(key)) duplicates++;
+    else byQuestion.set(key, item);
+  }
+  const ordered = [...byQuestion]
+    .map(([key, item]) => ({ rank: sha256Hex(`${options.seed}\u0000${key}`), item }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
+    .map((entry) => entry.item);
+  const evalSize = Math.min(ordered.length, options.evalSize ?? Math.max(1, Math.ceil(ordered.length / 5)));
+  const evaluation = ordered.slice(ordered.length - evalSize);
+  const trainable = ordered.slice(0, ordered.length - evalSize);
+  const pools: Record<string, SplitPool> = {};
+  for (const size of poolSizes) pools[poolName(size)] = { requestedSize: size, items: trainable.slice(0, size) };
+  pools.eval = { requestedSize: evalSize, items: evaluation };
+  return { dataset: options.dataset, seed: options.seed, pools, duplicateQuestionsDropped: duplicates };
+}

@@ -1,0 +1,121 @@
+/**
+ * Per dataset of an experiment: load it, split it (seeded; pools held out of evaluation), record the split as
+ * a manifest, index its corpus in the retriever, and retrieve the top-k chunks for every question that will be
+ * asked or trained on. Every step is deterministic or idempotent, so a resumed run repeats it safely.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { DatasetSpec, ExperimentSpec } from "@ragtune/contracts/gateway";
+import {
+  type IngestDocumentsRequest,
+  IngestDocumentsRequestSchema,
+  type RetrieverService,
+} from "@ragtune/contracts/retriever";
+import { createManifest, loadDataset, poolName, splitDataset, writeManifest } from "../datasets/index.js";
+import type { DatasetName, QaItem } from "../datasets/types.js";
+
+export interface RetrievedContext {
+  text: string;
+  sourceId: string;
+  score: number;
+}
+
+export interface PreparedDataset {
+  name: string;
+  collection: string;
+  manifestPath: string;
+  manifestSha256: string;
+  /** Pool name → items actually in it. */
+  poolSizes: Record<string, number>;
+  evalItems: QaItem[];
+  contexts: Map<string, RetrievedContext[]>;
+}
+
+export function collectionName(experimentId: string, dataset: string): string {
+  return `${experimentId}-${dataset}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+}
+
+async function* ingestStream(collection: string, documents: Awaited<ReturnType<typeof loadDataset>>["documents"]) {
+  yield create(IngestDocumentsRequestSchema, { item: { case: "header", value: { collection } } });
+  for (const doc of documents) {
+    yield create(IngestDocumentsRequestSchema, {
+      item: { case: "document", value: { id: doc.id, text: doc.text, title: doc.title, metadata: doc.metadata } },
+    }) as IngestDocumentsRequest;
+  }
+}
+
+export async function prepareDataset(options: {
+  experimentId: string;
+  spec: ExperimentSpec;
+  dataset: DatasetSpec;
+  workDir: string;
+  /** The experiment's creation time: recorded in the manifest, so a resumed run writes the identical file. */
+  createTime: Date;
+  retriever: Client<typeof RetrieverService>;
+  signal: AbortSignal;
+}): Promise<PreparedDataset> {
+  const { spec, dataset, retriever, signal } = options;
+  const loaded = await loadDataset(dataset.format as DatasetName, dataset.paths[0]);
+  const maxPool = Math.max(0, ...spec.finetuneSizes);
+  const n = loaded.items.length;
+  // eval_size 0: every question not needed by the largest pool (at least a fifth of them).
+  const evalSize = spec.evalSize || Math.max(Math.ceil(n / 5), n - maxPool);
+  const split = splitDataset(loaded.items, {
+    dataset: dataset.format as DatasetName,
+    seed: Number(spec.seed),
+    poolSizes: spec.finetuneSizes.filter((s) => s > 0),
+    evalSize: Math.min(evalSize, n),
+  });
+
+  const collection = collectionName(options.experimentId, dataset.name);
+  await retriever.createCollection({ name: collection, chunking: spec.chunking }, { signal });
+  const stats = await retriever.getCollectionStats({ name: collection }, { signal });
+  if (Number(stats.documentCount) < loaded.documents.length) {
+    await retriever.ingestDocuments(ingestStream(collection, loaded.documents), { signal });
+  }
+
+  const contexts = new Map<string, RetrievedContext[]>();
+  const wanted = new Map<string, QaItem>();
+  for (const pool of Object.values(split.pools)) for (const item of pool.items) wanted.set(item.id, item);
+  const queue = [...wanted.values()];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const res = await retriever.search({ collection, query: item.question, topK: spec.topK }, { signal });
+        contexts.set(
+          item.id,
+          res.results.map((r) => ({ text: r.chunk?.text ?? "", sourceId: r.chunk?.id ?? "", score: r.score })),
+        );
+      }
+    }),
+  );
+
+  // The manifest carries each training item's retrieved chunks, so a fine-tune sees the same RAG prompt
+  // (question + chunks → answer) as the generator builds at evaluation time.
+  const manifest = createManifest(split, { sources: [{ path: dataset.paths[0] }], now: options.createTime });
+  for (const [name, pool] of Object.entries(manifest.pools)) {
+    if (name === "eval") continue;
+    for (const item of pool.items) Object.assign(item, { contexts: contexts.get(item.id) ?? [] });
+  }
+  const dir = join(options.workDir, options.experimentId);
+  await mkdir(dir, { recursive: true });
+  const manifestPath = join(dir, `${dataset.name}.split.json`);
+  await writeManifest(manifestPath, manifest);
+  const manifestSha256 = createHash("sha256")
+    .update(await readFile(manifestPath))
+    .digest("hex");
+  return {
+    name: dataset.name,
+    collection,
+    manifestPath,
+    manifestSha256,
+    poolSizes: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, p.size])),
+    evalItems: split.pools.eval.items,
+    contexts,
+  };
+}
+
+export { poolName };

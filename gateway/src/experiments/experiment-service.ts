@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import { create, equals } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type CreateExperimentRequest,
+  type ExperimentService,
+  ExperimentSchema,
+  ExperimentSpecSchema,
+  ExperimentState,
+} from "@ragtune/contracts/gateway";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, requirePattern } from "@ragtune/runtime";
+import type { CellResultStore } from "./cell-results.js";
+import type { ExperimentRunner } from "./experiment-runner.js";
+import { countCells, validateExperimentSpec, withDefaults } from "./experiment-spec.js";
+import type { ExperimentStore } from "./experiment-store.js";
+import { buildResultRows } from "./results-table.js";
+
+const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const FINISHED = new Set([ExperimentState.SUCCEEDED, ExperimentState.FAILED, ExperimentState.CANCELLED]);
+
+export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentService> {
+  constructor(
+    private readonly store: ExperimentStore,
+    private readonly cells: CellResultStore,
+    private readonly runner: ExperimentRunner,
+  ) {}
+
+  async createExperiment(req: CreateExperimentRequest) {
+    if (req.experimentId)
+      requirePattern("experiment_id", req.experimentId, ID_PATTERN, "1..64 characters of [A-Za-z0-9._-]");
+    validateExperimentSpec(req.spec);
+    const spec = withDefaults(req.spec);
+    const experiment = create(ExperimentSchema, {
+      experimentId: req.experimentId || `exp-${randomUUID().slice(0, 8)}`,
+      spec,
+      state: ExperimentState.CREATED,
+      cellsTotal: countCells(spec),
+      createTime: timestampNow(),
+      updateTime: timestampNow(),
+    });
+    if (await this.store.insert(experiment)) return { experiment };
+    const existing = (await this.store.get(experiment.experimentId))!;
+    if (!equals(ExperimentSpecSchema, existing.spec!, spec)) {
+      throw alreadyExists("experiment", experiment.experimentId, "exists with a different spec");
+    }
+    return { experiment: existing };
+  }
+
+  async getExperiment(req: { experimentId: string }) {
+    return { experiment: await this.require(req.experimentId) };
+  }
+
+  async listExperiments() {
+    const experiments = await this.store.list();
+    experiments.sort((a, b) => Number((b.createTime?.seconds ?? 0n) - (a.createTime?.seconds ?? 0n)));
+    return { experiments };
+  }
+
+  async cancelExperiment(req: { experimentId: string }) {
+    const current = await this.require(req.experimentId);
+    if (FINISHED.has(current.state)) {
+      throw failedPrecondition(`experiment "${req.experimentId}" is ${ExperimentState[current.state]} already`);
+    }
+    await this.runner.stop(req.experimentId);
+    const experiment = await this.store.update(req.experimentId, (e) => {
+      e.state = ExperimentState.CANCELLED;
+      e.currentStage = "";
+      e.updateTime = timestampNow();
+    });
+    return { experiment };
+  }
+
+  async *watchExperiment(req: { experimentId: string }, ctx: HandlerContext) {
+    await this.require(req.experimentId);
+    for await (const experiment of this.store.watch(req.experimentId, ctx.signal)) {
+      yield { experiment };
+      if (FINISHED.has(experiment.state)) return;
+    }
+  }
+
+  /** Starts a created experiment, or resumes a cancelled or failed one; finished cells are kept. */
+  async startExperiment(req: { experimentId: string }) {
+    const current = await this.require(req.experimentId);
+    if (current.state === ExperimentState.SUCCEEDED || this.runner.isRunning(req.experimentId)) {
+      return { experiment: current };
+    }
+    return { experiment: await this.runner.start(req.experimentId) };
+  }
+
+  /** The table of finished cells (all of them once the experiment succeeded). */
+  async getResults(req: { experimentId: string }) {
+    const experiment = await this.require(req.experimentId);
+    const cells = await this.cells.list(req.experimentId);
+    return { rows: buildResultRows(cells, experiment.spec!.criteria, Number(experiment.spec!.seed)) };
+  }
+
+  private async require(id: string) {
+    if (!id) throw invalidArgument("experiment_id", "must not be empty");
+    const experiment = await this.store.get(id);
+    if (!experiment) throw notFound("experiment", id);
+    return experiment;
+  }
+}

@@ -1,0 +1,39 @@
+/** The gateway process: ExperimentService over a durable experiment store, running experiments across services. */
+import { resolve } from "node:path";
+import { ExperimentService } from "@ragtune/contracts/gateway";
+import { GeneratorService } from "@ragtune/contracts/generator";
+import { JudgeService } from "@ragtune/contracts/judge";
+import { RetrieverService } from "@ragtune/contracts/retriever";
+import { TrainerService } from "@ragtune/contracts/trainer";
+import { type BuiltService, createServiceClient, type ServiceContext } from "@ragtune/runtime";
+import type { gatewaySettings } from "./config.js";
+import { createKvCellResultStore } from "./experiments/cell-results.js";
+import { ExperimentRunner } from "./experiments/experiment-runner.js";
+import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
+import { createKvExperimentStore } from "./experiments/experiment-store.js";
+
+export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promise<BuiltService> {
+  const { config } = ctx;
+  const auth = { authToken: config.authToken };
+  const store = await createKvExperimentStore(ctx.nats);
+  const cells = await createKvCellResultStore(ctx.nats);
+  const runner = new ExperimentRunner({
+    store,
+    cells,
+    clients: {
+      retriever: createServiceClient(RetrieverService, config.retrieverUrl, auth),
+      trainer: createServiceClient(TrainerService, config.trainerUrl, auth),
+      generator: createServiceClient(GeneratorService, config.generatorUrl, auth),
+      judge: createServiceClient(JudgeService, config.judgeUrl, auth),
+    },
+    workDir: resolve(config.workDir),
+    logger: ctx.logger,
+    events: ctx.nats,
+  });
+  const resumed = await runner.resumeInterrupted();
+  if (resumed.length) ctx.logger.info("resumed interrupted experiments", { experiments: resumed });
+  return {
+    services: [{ service: ExperimentService, impl: new ExperimentServiceImpl(store, cells, runner) }],
+    onShutdown: () => runner.stopAll(),
+  };
+}
