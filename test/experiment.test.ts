@@ -66,9 +66,11 @@ describe("an experiment across every service", () => {
       assert.ok(row.score!.ci95Low <= row.score!.mean && row.score!.mean <= row.score!.ci95High);
       if (row.finetuneSize > 0) {
         assert.ok(row.adapterId, "tuned rows name their adapter");
+        assert.equal(row.executor, "cpu-reader", "tuned rows say the reader's weights were trained, not LoRA");
         assert.ok(row.diffCi95Low <= row.diffVsBase && row.diffVsBase <= row.diffCi95High);
       } else {
         assert.equal(row.adapterId, "");
+        assert.equal(row.executor, "");
       }
     }
 

@@ -137,7 +137,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
           ? ""
           : `${r.diffVsBase >= 0 ? "+" : ""}${r.diffVsBase.toFixed(2)} [${r.diffCi95Low.toFixed(2)}, ${r.diffCi95High.toFixed(2)}]`;
       console.log(
-        `${r.dataset.padEnd(12)} ${methodLabel(r.method).padEnd(7)} ${String(r.finetuneSize).padStart(4)}  ${r.criterion.padEnd(13)} ${String(s.n).padStart(4)}  ${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]  ${diff}`,
+        `${r.dataset.padEnd(12)} ${methodLabel(r).padEnd(7)} ${String(r.finetuneSize).padStart(4)}  ${r.criterion.padEnd(13)} ${String(s.n).padStart(4)}  ${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]  ${diff}`,
       );
     }
     console.log(`\nreport: ${files.join(", ")}`);

@@ -18,6 +18,8 @@ export interface CellResult {
   trainedOn: number;
   hyperparametersIndex: number;
   adapterId: string;
+  /** Trainer executor that produced the adapter; absent for base cells and results stored before it was kept. */
+  executor?: string;
   /** Per question: criterion → mean score over the judge's repeats. */
   scores: Record<string, Record<string, number>>;
   /** Judge repeats that failed, per criterion. */

@@ -29,7 +29,7 @@ async function fineTune(
   clients: CellClients,
   signal: AbortSignal,
   onStage: (stage: string) => void,
-): Promise<{ adapterId: string; trainedOn: number }> {
+): Promise<{ adapterId: string; trainedOn: number; executor: string }> {
   const pool = poolName(cell.size);
   const trainedOn = prepared.poolSizes[pool] ?? 0;
   if (trainedOn === 0) throw new CellFailedError(`${prepared.name} has no questions left for pool ${pool}`);
@@ -64,7 +64,8 @@ async function fineTune(
   // The stream ends by itself once the job ends; reading it to the end closes the call (and its span) cleanly.
   let job: Job | undefined;
   for await (const update of clients.trainer.watchJob({ jobId }, { signal })) job = update.job;
-  if (job?.state === JobState.SUCCEEDED) return { adapterId: job.adapterId, trainedOn };
+  if (job?.state === JobState.SUCCEEDED)
+    return { adapterId: job.adapterId, trainedOn, executor: job.spec?.executor ?? "" };
   if (job && (job.state === JobState.FAILED || job.state === JobState.CANCELLED)) {
     throw new CellFailedError(
       `fine-tune job ${jobId} ${JobState[job.state]}${job.failureClass ? ` (${FailureClass[job.failureClass]})` : ""}: ${job.error}`,
@@ -87,7 +88,7 @@ export async function runCell(options: {
   const tuned =
     cell.size > 0
       ? await fineTune(options.experimentId, cell, spec, prepared, clients, signal, options.onStage)
-      : { adapterId: "", trainedOn: 0 };
+      : { adapterId: "", trainedOn: 0, executor: "" };
 
   options.onStage(`generate ${cell.key}`);
   const answers = new Map<string, string>();
@@ -146,6 +147,7 @@ export async function runCell(options: {
     trainedOn: tuned.trainedOn,
     hyperparametersIndex: cell.hyperparametersIndex,
     adapterId: tuned.adapterId,
+    executor: tuned.executor,
     scores,
     failedRepeats,
     generationLatencySeconds: prepared.evalItems.length ? latency / prepared.evalItems.length : 0,

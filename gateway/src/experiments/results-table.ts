@@ -36,6 +36,7 @@ export function buildResultRows(cells: CellResult[], criteria: string[], seed: n
         criterion,
         score: create(SpreadSchema, spread),
         adapterId: cell.adapterId,
+        executor: cell.executor ?? "",
       });
       if (base && cell !== base) {
         const paired = perItem.filter(([item]) => base.scores[item]?.[criterion] !== undefined);

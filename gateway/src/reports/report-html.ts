@@ -82,7 +82,7 @@ export function renderReportHtml(experiment: Experiment, rows: ResultRow[]): str
         r.finetuneSize === 0
           ? ""
           : `${r.diffVsBase >= 0 ? "+" : ""}${r.diffVsBase.toFixed(2)} [${r.diffCi95Low.toFixed(2)}, ${r.diffCi95High.toFixed(2)}]`;
-      return `<tr><td>${escapeHtml(r.dataset)}</td><td>${escapeHtml(r.baseModel)}</td><td>${methodLabel(r.method)}</td><td>${r.finetuneSize}</td><td>${r.hyperparametersIndex}</td><td>${escapeHtml(r.criterion)}</td><td>${s.n}</td><td>${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]</td><td>${diff}</td></tr>`;
+      return `<tr><td>${escapeHtml(r.dataset)}</td><td>${escapeHtml(r.baseModel)}</td><td>${methodLabel(r)}</td><td>${r.finetuneSize}</td><td>${r.hyperparametersIndex}</td><td>${escapeHtml(r.criterion)}</td><td>${s.n}</td><td>${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]</td><td>${diff}</td></tr>`;
     })
     .join("\n");
   const judge = spec.judge!;

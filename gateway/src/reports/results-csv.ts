@@ -18,10 +18,14 @@ const COLUMNS = [
   "diff_ci95_low",
   "diff_ci95_high",
   "adapter_id",
+  "executor",
 ] as const;
 
-export function methodLabel(method: FineTuneMethod): string {
-  return method === FineTuneMethod.UNSPECIFIED ? "base" : FineTuneMethod[method].toLowerCase();
+/** The method as it really ran: the CPU reader's fine-tune trains the reader's weights, whatever the spec's method. */
+export function methodLabel(row: Pick<ResultRow, "method" | "executor">): string {
+  if (row.method === FineTuneMethod.UNSPECIFIED) return "base";
+  if (row.executor === "cpu-reader") return "reader";
+  return FineTuneMethod[row.method].toLowerCase();
 }
 
 function csvField(value: string | number): string {
@@ -38,7 +42,7 @@ export function rowsToCsv(rows: ResultRow[]): string {
       [
         r.dataset,
         r.baseModel,
-        methodLabel(r.method),
+        methodLabel(r),
         r.finetuneSize,
         r.hyperparametersIndex,
         r.criterion,
@@ -51,6 +55,7 @@ export function rowsToCsv(rows: ResultRow[]): string {
         base ? "" : r.diffCi95Low,
         base ? "" : r.diffCi95High,
         r.adapterId,
+        r.executor,
       ]
         .map(csvField)
         .join(","),
