@@ -147,6 +147,31 @@ describe("trainer with a node agent over NATS", () => {
     }
   });
 
+  it("adds no abort listener per heartbeat (no MaxListeners warning)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    const trainer = await startTrainer(nats);
+    const agent = startAgent(trainer.url, "cpu-listeners");
+    await agent.start();
+    const client = createServiceClient(TrainerService, trainer.url, { tracing: false });
+    try {
+      await client.submitJob(readerJob("reader-listeners"));
+      for await (const _ of client.watchJob({ jobId: "reader-listeners" }));
+      // The trainer asks for a heartbeat every 300 ms: 4 s is more than the 10 listeners Node warns at.
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith("MaxListenersExceededWarning")),
+        [],
+      );
+    } finally {
+      process.off("warning", onWarning);
+      await agent.stop();
+      await trainer.stop();
+    }
+  });
+
   it("fails a job with a wrong manifest checksum at once as a user error", async () => {
     const trainer = await startTrainer(nats);
     const agent = startAgent(trainer.url, "cpu-2");

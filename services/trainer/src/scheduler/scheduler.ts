@@ -326,9 +326,14 @@ export class TrainerScheduler {
       if (isTerminal(first)) return;
       while (!signal?.aborted) {
         if (queue.length === 0) {
+          // One abort listener per wait, removed when woken: a long watch must not pile them up on the signal.
           await new Promise<void>((resolve) => {
-            wake = resolve;
-            signal?.addEventListener("abort", () => resolve(), { once: true });
+            const woken = () => {
+              signal?.removeEventListener("abort", woken);
+              resolve();
+            };
+            wake = woken;
+            signal?.addEventListener("abort", woken, { once: true });
           });
           wake = undefined;
         }
