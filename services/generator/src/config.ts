@@ -1,4 +1,4 @@
-import { booleanSetting, numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+import { booleanSetting, httpUrlSetting, numberSetting, stringSetting } from "@ragtune/runtime";
 
 /** The generator's own settings (the runtime adds GENERATOR_ADDR, NATS_URL, RAGTUNE_AUTH_TOKEN, ...). */
 export const generatorSettings = {
@@ -8,11 +8,10 @@ export const generatorSettings = {
     default: "extractive",
     choices: ["extractive", "openai", "llamacpp"],
   }),
-  openaiBaseUrl: urlSetting({
+  openaiBaseUrl: httpUrlSetting({
     env: "GENERATOR_OPENAI_BASE_URL",
     description:
       "OpenAI-compatible API root with version (vLLM, Ollama, TGI, llama.cpp server, OpenAI), e.g. http://vllm:8000/v1; empty: no such backend",
-    protocols: ["http", "https"],
   }),
   openaiApiKey: stringSetting({
     env: "GENERATOR_OPENAI_API_KEY",

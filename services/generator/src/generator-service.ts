@@ -13,8 +13,8 @@ import {
   ListModelsResponseSchema,
   ServedModelSchema,
 } from "@ragtune/contracts/generator";
-import { type Logger, notFound, invalidArgument, requirePresent } from "@ragtune/runtime";
-import { type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { invalidArgument, type Logger, notFound, recordSpanFailure, requirePresent, withSpan } from "@ragtune/runtime";
+import { type Span, trace } from "@opentelemetry/api";
 import type { GenerationBackend, GenerationInput, GenerationOutput, ResolvedModel } from "./backends/backend.js";
 import { createTemplateRegistry, type TemplateRegistry } from "./prompt/index.js";
 import { type FittedPrompt, fitPromptToWindow } from "./truncation.js";
@@ -58,7 +58,7 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
 
   async generate(request: GenerateRequest, context: HandlerContext): Promise<GenerateResponse> {
     const validated = validateGenerateRequest(request);
-    return this.traced(validated, async (span) => {
+    return withSpan(TRACER, spanName(validated), requestAttributes(validated), async (span) => {
       const prepared = await this.prepare(validated, context.signal);
       const started = performance.now();
       const output = await prepared.backend.generate(prepared.input);
@@ -85,8 +85,7 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
         }
       }
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      recordSpanFailure(span, error);
       throw error;
     } finally {
       span.end();
@@ -121,22 +120,6 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
   /** Readiness: every backend that can tell whether it serves. */
   async ping(): Promise<void> {
     await Promise.all([...this.backends.values()].map((b) => b.ping?.()));
-  }
-
-  private async traced<T>(request: ValidatedGenerateRequest, fn: (span: Span) => Promise<T>): Promise<T> {
-    return trace
-      .getTracer(TRACER)
-      .startActiveSpan(spanName(request), { attributes: requestAttributes(request) }, async (span) => {
-        try {
-          return await fn(span);
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          throw error;
-        } finally {
-          span.end();
-        }
-      });
   }
 
   private async prepare(request: ValidatedGenerateRequest, signal: AbortSignal): Promise<PreparedGeneration> {

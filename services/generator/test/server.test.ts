@@ -1,8 +1,6 @@
 /** The generator's build() served on a real socket: gRPC over HTTP/2, real NATS (events, Object Store), real backends. */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -31,8 +29,8 @@ import { build } from "../src/server.js";
 import {
   type FakeOpenAiServer,
   startFakeOpenAiServer,
-  writeTinyLlamaGguf,
-  writeTinyLoraGguf,
+  type TinyModelDir,
+  writeTinyModelDir,
 } from "../src/testing/index.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -62,7 +60,7 @@ describe("generator server over a real socket, with real NATS", () => {
   let nats: LocalNats;
   let handle: NatsHandle;
   let fake: FakeOpenAiServer;
-  let dir: string;
+  let tiny: TinyModelDir;
   let server: ServiceServer;
   let onShutdown: (() => Promise<void>) | undefined;
   let url: string;
@@ -79,9 +77,7 @@ describe("generator server over a real socket, with real NATS", () => {
       }
     })();
     fake = await startFakeOpenAiServer({ models: [{ id: "base-7b", maxModelLen: 4096 }] });
-    dir = await mkdtemp(join(tmpdir(), "ragtune-generator-server-"));
-    await writeTinyLlamaGguf(join(dir, "tiny.gguf"));
-    await writeTinyLoraGguf(join(dir, "qa-lora.gguf"));
+    tiny = await writeTinyModelDir({ prefix: "ragtune-generator-server-", adapters: ["qa-lora"] });
     const bucket = await handle.objm.create("ragtune-adapters");
     await bucket.putBlob(
       { name: "reader-200.tar" },
@@ -93,8 +89,8 @@ describe("generator server over a real socket, with real NATS", () => {
         GENERATOR_OPENAI_BASE_URL: fake.baseUrl,
         GENERATOR_OPENAI_API_KEY: "sk-server-test",
         GENERATOR_OPENAI_LORA_PATH_TEMPLATE: "/adapters/{adapter}",
-        GENERATOR_LLAMACPP_MODEL: join(dir, "tiny.gguf"),
-        GENERATOR_LLAMACPP_ADAPTER_DIR: dir,
+        GENERATOR_LLAMACPP_MODEL: tiny.model,
+        GENERATOR_LLAMACPP_ADAPTER_DIR: tiny.dir,
         GENERATOR_LLAMACPP_CONTEXT_SIZE: "256",
         GENERATOR_LLAMACPP_THREADS: "1",
         GENERATOR_LLAMACPP_GPU: "false",
@@ -118,7 +114,7 @@ describe("generator server over a real socket, with real NATS", () => {
     await handle?.close();
     await nats?.stop();
     await fake?.close();
-    await rm(dir, { recursive: true, force: true });
+    await tiny?.remove();
   });
 
   it("reports SERVING on gRPC health once its backends answer", async () => {

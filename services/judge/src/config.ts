@@ -1,11 +1,10 @@
 /** The judge's settings, read from the environment (or --flags) and validated at start-up. */
-import { booleanSetting, numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+import { booleanSetting, httpUrlSetting, numberSetting, stringSetting } from "@ragtune/runtime";
 
 export const judgeSettings = {
-  openaiBaseUrl: urlSetting({
+  openaiBaseUrl: httpUrlSetting({
     env: "JUDGE_OPENAI_BASE_URL",
     description: "OpenAI-compatible API root with version (e.g. http://vllm:8000/v1); unset: no model backend",
-    protocols: ["http", "https"],
   }),
   openaiApiKey: stringSetting({ env: "JUDGE_OPENAI_API_KEY", description: "bearer token of that API", secret: true }),
   openaiSupportsN: booleanSetting({

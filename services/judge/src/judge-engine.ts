@@ -4,7 +4,6 @@
  */
 import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
-import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { SpreadSchema } from "@ragtune/contracts/common";
 import {
   type CriterionScore,
@@ -16,6 +15,7 @@ import {
   ScoreResponseSchema,
   ScoringMode,
 } from "@ragtune/contracts/judge";
+import { withSpan } from "@ragtune/runtime";
 import { buildCalibrationReport } from "./calibration.js";
 import { type ConcurrencyLimiter, createConcurrencyLimiter, mapConcurrent, underLimiters } from "./concurrency.js";
 import { type CriterionSpec, criterionHash } from "./criteria.js";
@@ -29,7 +29,7 @@ import { spreadOf } from "./statistics.js";
 import type { JsonStore } from "./stores/blob-store.js";
 
 export const SCORE_CACHE_VERSION = "score-cache@1";
-const tracer = trace.getTracer("ragtune.judge");
+const TRACER = "ragtune.judge";
 
 export interface JudgeEngineOptions {
   steps: EvaluationSteps;
@@ -89,34 +89,21 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     limiters: readonly ConcurrencyLimiter[],
     signal: AbortSignal | undefined,
   ) {
-    return tracer.startActiveSpan(
-      "ragtune.judge.score_criterion",
-      {
-        attributes: {
-          "ragtune.judge.criterion": criterion.name,
-          "ragtune.judge.mode": ScoringMode[judge.mode],
-          "ragtune.judge.repeats": judge.repeats,
-          "gen_ai.request.model": judge.label,
-        },
-      },
-      async (span) => {
-        try {
-          const result = await scoreWithModel(item, criterion, judge, limiters, signal);
-          span.setAttributes({
-            "ragtune.judge.requests": result.score.requests,
-            "ragtune.judge.cached_repeats": result.score.cachedRepeats,
-            "ragtune.judge.failed_repeats": result.score.failedRepeats,
-          });
-          return result;
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
-    );
+    const attributes = {
+      "ragtune.judge.criterion": criterion.name,
+      "ragtune.judge.mode": ScoringMode[judge.mode],
+      "ragtune.judge.repeats": judge.repeats,
+      "gen_ai.request.model": judge.label,
+    };
+    return withSpan(TRACER, "ragtune.judge.score_criterion", attributes, async (span) => {
+      const result = await scoreWithModel(item, criterion, judge, limiters, signal);
+      span.setAttributes({
+        "ragtune.judge.requests": result.score.requests,
+        "ragtune.judge.cached_repeats": result.score.cachedRepeats,
+        "ragtune.judge.failed_repeats": result.score.failedRepeats,
+      });
+      return result;
+    });
   }
 
   async function scoreWithModel(

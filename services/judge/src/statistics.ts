@@ -1,5 +1,7 @@
 /** Statistics of repeated judge scores: spread per answer, rank agreement and reliability across judges. */
 
+import { seededRandom } from "@ragtune/runtime";
+
 // Spread and t-intervals are shared with the gateway's results table.
 export { type SpreadStats, spreadOf, tCritical95 } from "@ragtune/runtime";
 
@@ -116,16 +118,4 @@ export function rankFlipRate(
     }
   }
   return { rate: comparisons ? flips / comparisons : Number.NaN, comparisons, flips };
-}
-
-/** mulberry32: a small deterministic generator, so sampled figures are reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

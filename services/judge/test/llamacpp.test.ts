@@ -4,68 +4,42 @@
  * refused plainly; modes the backend cannot serve are refused, not emulated.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { JudgeService, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
-import { writeTinyLlamaGguf } from "@ragtune/generator/testing";
-import {
-  connectNats,
-  createLogger,
-  createServiceClient,
-  createServiceServer,
-  type LocalNats,
-  loadConfig,
-  type NatsHandle,
-  type ServiceServer,
-  startTestNats,
-} from "@ragtune/runtime";
-import { judgeSettings } from "../src/config.js";
-import { build } from "../src/server.js";
+import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { type TinyModelDir, writeTinyModelDir } from "@ragtune/generator/testing";
+import { connectNats, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
+import { type ServedJudge, serveJudge } from "./support/served-judge.js";
 
 describe("judge on llama.cpp in-process (tiny GGUF)", () => {
-  let dir: string;
+  let tiny: TinyModelDir;
   let nats: LocalNats;
   let handle: NatsHandle;
-  let server: ServiceServer;
-  let shutdown: (() => Promise<void>) | undefined;
-  let client: ReturnType<typeof createServiceClient<typeof JudgeService>>;
+  let served: ServedJudge;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "judge-llamacpp-"));
-    await writeTinyLlamaGguf(join(dir, "tiny.gguf"));
+    tiny = await writeTinyModelDir({ prefix: "judge-llamacpp-" });
     nats = await startTestNats();
     handle = await connectNats({ url: nats.url, name: "judge-llamacpp-test" });
-    const config = loadConfig(
-      judgeSettings,
-      {
-        JUDGE_LLAMACPP_MODEL: join(dir, "tiny.gguf"),
-        JUDGE_LLAMACPP_MODEL_NAME: "tiny",
-        // One thread: on a small shared machine more threads than free cores slow llama.cpp down by orders of magnitude.
-        JUDGE_LLAMACPP_THREADS: "1",
-        JUDGE_CACHE: "memory",
-      },
-      [],
-    );
-    const built = await build({ config, nats: handle, logger: createLogger("judge-test", { level: "error" }) });
-    shutdown = built.onShutdown;
-    server = createServiceServer({ name: "judge", services: built.services });
-    client = createServiceClient(JudgeService, (await server.listen("127.0.0.1:0")).url);
+    served = await serveJudge(handle, {
+      JUDGE_LLAMACPP_MODEL: tiny.model,
+      JUDGE_LLAMACPP_MODEL_NAME: "tiny",
+      // One thread: on a small shared machine more threads than free cores slow llama.cpp down by orders of magnitude.
+      JUDGE_LLAMACPP_THREADS: "1",
+      JUDGE_CACHE: "memory",
+    });
   });
   after(async () => {
-    await server?.close(100);
-    await shutdown?.();
+    await served?.close();
     await handle?.close();
     await nats?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await tiny?.remove();
   });
 
   const item = { question: "Which organ produces insulin?", answer: "The pancreas." };
 
   it("scores with grammar-constrained output that always parses", async () => {
-    const result = await client.score({
+    const result = await served.client.score({
       item,
       criteria: ["brevity"],
       customCriteria: [
@@ -100,17 +74,17 @@ describe("judge on llama.cpp in-process (tiny GGUF)", () => {
       );
     // Random weights write no numbered steps: after bounded attempts the call fails, nothing is made up.
     await expectCode(
-      client.score({ item, criteria: ["accuracy"], judge: { mode: ScoringMode.SINGLE, repeats: 1 } }),
+      served.client.score({ item, criteria: ["accuracy"], judge: { mode: ScoringMode.SINGLE, repeats: 1 } }),
       Code.FailedPrecondition,
       /could not write evaluation steps for criterion 'accuracy'/,
     );
     await expectCode(
-      client.score({ item, judge: { mode: ScoringMode.LOGPROB_WEIGHTED } }),
+      served.client.score({ item, judge: { mode: ScoringMode.LOGPROB_WEIGHTED } }),
       Code.FailedPrecondition,
       /returns no logprobs/,
     );
     await expectCode(
-      client.score({ item, judge: { mode: ScoringMode.SINGLE, repeatStrategy: RepeatStrategy.SHARED_REQUEST } }),
+      served.client.score({ item, judge: { mode: ScoringMode.SINGLE, repeatStrategy: RepeatStrategy.SHARED_REQUEST } }),
       Code.FailedPrecondition,
       /does not support n/,
     );

@@ -10,41 +10,25 @@ import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { BatchScoredSchema } from "@ragtune/contracts/events";
-import { JudgeService, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "@ragtune/generator/testing";
-import {
-  connectNats,
-  createLogger,
-  createServiceClient,
-  createServiceServer,
-  EVENTS_STREAM,
-  type LocalNats,
-  loadConfig,
-  type NatsHandle,
-  type ServiceServer,
-  startTestNats,
-} from "@ragtune/runtime";
-import { judgeSettings } from "../src/config.js";
+import { connectNats, EVENTS_STREAM, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
 import { BATCH_SCORED_SUBJECT } from "../src/judge-service.js";
-import { build } from "../src/server.js";
 import { createFakeJudge } from "./support/fake-judge.js";
+import { type ServedJudge, serveJudge } from "./support/served-judge.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const logger = createLogger("judge-test", { level: "error" });
 
 describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
   let nats: LocalNats;
   let handle: NatsHandle;
   let fake: FakeOpenAiServer;
-  const servers: ServiceServer[] = [];
+  const judges: ServedJudge[] = [];
 
   async function startJudge(env: Record<string, string>) {
-    const config = loadConfig(judgeSettings, env, []);
-    const built = await build({ config, nats: handle, logger });
-    const server = createServiceServer({ name: "judge", services: built.services, logger });
-    servers.push(server);
-    const { url } = await server.listen("127.0.0.1:0");
-    return { url, client: createServiceClient(JudgeService, url) };
+    const judge = await serveJudge(handle, env);
+    judges.push(judge);
+    return judge;
   }
 
   before(async () => {
@@ -56,7 +40,7 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
     });
   });
   after(async () => {
-    for (const server of servers) await server.close(100);
+    for (const judge of judges) await judge.close();
     await fake.close();
     await handle.close();
     await nats.stop();

@@ -1,6 +1,7 @@
 /** The spans a judge call leaves: one per answer and criterion, one GenAI client span per LLM request inside it. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import { initTelemetry, type Telemetry } from "@ragtune/runtime";
@@ -42,6 +43,7 @@ describe("judge tracing", () => {
     const form = chats.find((s) => s.attributes["gen_ai.request.choice.count"] === 4);
     assert.ok(form, JSON.stringify(chats.map((s) => s.attributes)));
     assert.equal(form.parentSpanContext?.spanId, criterion.spanContext().spanId);
+    assert.equal(form.kind, SpanKind.CLIENT);
     assert.equal(form.attributes["gen_ai.operation.name"], "chat");
     assert.equal(form.attributes["gen_ai.provider.name"], "openai");
     assert.equal(form.attributes["gen_ai.request.model"], "judge-model");

@@ -1,4 +1,4 @@
-import { numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+import { httpUrlSetting, numberSetting, stringSetting } from "@ragtune/runtime";
 
 /** The retriever's own settings (the runtime adds RETRIEVER_ADDR, NATS_URL, auth, shutdown, log level). */
 export const retrieverSettings = {
@@ -36,16 +36,14 @@ export const retrieverSettings = {
     min: 0,
     max: 3600,
   }),
-  qdrantUrl: urlSetting({
+  qdrantUrl: httpUrlSetting({
     env: "QDRANT_URL",
     description: "Qdrant REST URL, e.g. http://localhost:6333 (with RETRIEVER_BACKEND=qdrant)",
-    protocols: ["http", "https"],
   }),
   qdrantApiKey: stringSetting({ env: "QDRANT_API_KEY", description: "Qdrant API key", secret: true }),
-  embeddingsUrl: urlSetting({
+  embeddingsUrl: httpUrlSetting({
     env: "RETRIEVER_EMBEDDINGS_URL",
     description: "OpenAI-compatible embeddings server (base URL or …/v1/embeddings); unset: lexical search only",
-    protocols: ["http", "https"],
   }),
   embeddingsModel: stringSetting({
     env: "RETRIEVER_EMBEDDINGS_MODEL",

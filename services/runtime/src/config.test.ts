@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { addressSetting, ConfigError, describeConfig, loadConfig, numberSetting, stringSetting } from "./config.js";
+import {
+  addressSetting,
+  ConfigError,
+  describeConfig,
+  httpUrlSetting,
+  loadConfig,
+  numberSetting,
+  stringSetting,
+} from "./config.js";
 
 const spec = {
   addr: addressSetting({ env: "X_ADDR", description: "address", default: "127.0.0.1:0" }),
@@ -27,6 +35,12 @@ describe("loadConfig", () => {
     );
     assert.throws(() => loadConfig(spec, { X_ADDR: "nohost" }, []), /X_ADDR/);
     assert.throws(() => loadConfig(spec, { X_WORKERS: "0" }, []), /X_WORKERS: must be >= 1/);
+  });
+
+  it("takes only http and https URLs for an HTTP endpoint", () => {
+    const endpoint = { url: httpUrlSetting({ env: "X_URL", description: "endpoint" }) };
+    assert.equal(loadConfig(endpoint, { X_URL: "https://api.example/v1" }, []).url, "https://api.example/v1");
+    assert.throws(() => loadConfig(endpoint, { X_URL: "ftp://files.example/" }, []), /X_URL: must use http or https/);
   });
 
   it("masks secrets when printed", () => {

@@ -85,6 +85,11 @@ export function urlSetting(base: SettingBase<string> & { protocols?: readonly st
   };
 }
 
+/** An http:// or https:// URL: an endpoint the services call over HTTP (model APIs, Qdrant, the trainer). */
+export function httpUrlSetting(base: SettingBase<string>): Setting<string> {
+  return urlSetting({ ...base, protocols: ["http", "https"] });
+}
+
 type SettingsSpec = Record<string, Setting<any>>;
 export type ConfigOf<S extends SettingsSpec> = {
   [K in keyof S]: S[K] extends Setting<infer T> ? (S[K]["default"] extends undefined ? T | undefined : T) : never;

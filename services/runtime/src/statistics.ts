@@ -49,7 +49,7 @@ export function spreadOf(values: readonly number[]): SpreadStats {
   return { n, mean, stddev, ci95Low: mean - half, ci95High: mean + half };
 }
 
-/** Mulberry32: a small seeded PRNG, so bootstrap intervals are reproducible run to run. */
+/** Mulberry32: a small seeded PRNG, so whatever is sampled (bootstrap intervals, training, test data) repeats run to run. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

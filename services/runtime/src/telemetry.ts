@@ -4,7 +4,7 @@
  * OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set (protobuf, or JSON
  * with OTEL_EXPORTER_OTLP_PROTOCOL=http/json).
  */
-import { type Attributes, context, propagation, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Attributes, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter as OtlpJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { NodeSDK } from "@opentelemetry/sdk-node";
@@ -64,25 +64,34 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
   return active;
 }
 
-/** Runs fn inside a new active span; records the error and rethrows on failure. */
+/**
+ * Runs fn inside a new active span; records the error and rethrows on failure. fn may set more attributes on
+ * the span (results, usage) before it ends.
+ */
 export async function withSpan<T>(
   tracerName: string,
   spanName: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T> | T,
+  kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
   const tracer = trace.getTracer(tracerName);
-  return tracer.startActiveSpan(spanName, { attributes }, async (span) => {
+  return tracer.startActiveSpan(spanName, { kind, attributes }, async (span) => {
     try {
       return await fn(span);
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      recordSpanFailure(span, error);
       throw error;
     } finally {
       span.end();
     }
   });
+}
+
+/** Marks the span failed with the error, for spans withSpan cannot wrap (a stream's). */
+export function recordSpanFailure(span: Span, error: unknown): void {
+  span.recordException(error as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
 }
 
 /** Writes the active trace context (W3C traceparent/tracestate) into a carrier via `set`. */

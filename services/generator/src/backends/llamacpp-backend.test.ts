@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, type ConnectError } from "@ragtune/runtime";
 import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
 import { RAG_COMPACT_TEMPLATE, renderRagPrompt } from "../prompt/index.js";
-import { writeTinyLlamaGguf, writeTinyLoraGguf } from "../testing/tiny-gguf.js";
+import { type TinyModelDir, writeTinyModelDir } from "../testing/tiny-gguf.js";
 import type { GenerationInput, ResolvedModel } from "./backend.js";
 import { createLlamaCppBackend } from "./llamacpp-backend.js";
 
@@ -15,7 +14,7 @@ const prompt = renderRagPrompt({ question: "Is the answer yes?", contexts, templ
 const sampling = { temperature: 0, topP: 0, maxTokens: 12, seed: 0, stop: [] };
 
 describe("llama.cpp backend on a tiny random-weight GGUF model", () => {
-  let dir: string;
+  let tiny: TinyModelDir;
   let llama: Llama;
   const events: string[] = [];
   let backend: ReturnType<typeof createLlamaCppBackend>;
@@ -29,14 +28,12 @@ describe("llama.cpp backend on a tiny random-weight GGUF model", () => {
   });
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "ragtune-llamacpp-"));
-    await writeTinyLlamaGguf(join(dir, "tiny.gguf"));
-    await writeTinyLoraGguf(join(dir, "tiny-lora.gguf"));
-    await writeFile(join(dir, "broken.gguf"), "this is not a GGUF file");
+    tiny = await writeTinyModelDir({ prefix: "ragtune-llamacpp-", adapters: ["tiny-lora"] });
+    await writeFile(join(tiny.dir, "broken.gguf"), "this is not a GGUF file");
     llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
     backend = createLlamaCppBackend({
-      models: [{ name: "tiny", source: join(dir, "tiny.gguf") }],
-      adapterDir: dir,
+      models: [{ name: "tiny", source: tiny.model }],
+      adapterDir: tiny.dir,
       contextSize: 256,
       maxContexts: 2,
       // The tiny model is too small to gain from threads; on a shared 2-core machine they only contend.
@@ -51,7 +48,7 @@ describe("llama.cpp backend on a tiny random-weight GGUF model", () => {
   after(async () => {
     await backend.close();
     await llama.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await tiny?.remove();
   });
 
   it("loads the model, generates, and counts tokens with the model's tokenizer", async () => {
@@ -120,7 +117,7 @@ describe("llama.cpp backend on a tiny random-weight GGUF model", () => {
   it("keeps the download path for model URIs, failing UNAVAILABLE without a network", async () => {
     const remote = createLlamaCppBackend({
       models: [{ name: "remote", source: "https://127.0.0.1:9/models/model.Q4_K_M.gguf" }],
-      modelsDir: dir,
+      modelsDir: tiny.dir,
       downloadStallMs: 1000,
       llama,
     });

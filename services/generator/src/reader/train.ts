@@ -1,3 +1,4 @@
+import { seededRandom } from "@ragtune/runtime";
 import { extractCandidates, type ReaderContext, type SentenceCandidate } from "./features.js";
 import { linearScore, sigmoid } from "./reader.js";
 import { contentTokens, wordTokens } from "./text.js";
@@ -97,18 +98,6 @@ function top1Accuracy(pairs: readonly LabelledPair[], vector: Float64Array, bias
   return hits / pairs.length;
 }
 
-/** mulberry32: a small seeded PRNG, so training is reproducible. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Fine-tunes the reader's linear scorer on QA pairs: class-weighted logistic regression by SGD over
  * every context sentence, gold = the sentences that carry an answer. Deterministic for a seed.
@@ -143,7 +132,7 @@ export function trainReader(pairs: readonly ReaderTrainingPair[], options: Train
   const w = weightVector(initial);
   let bias = initial.bias;
   const before = top1Accuracy(labelled, w, bias);
-  const random = createRandom(seed);
+  const random = seededRandom(seed);
   const order = examples.map((_, i) => i);
   let loss = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {

@@ -10,4 +10,11 @@ export {
   type RecordedRequest,
   startFakeOpenAiServer,
 } from "./fake-openai-server.js";
-export { type TinyLlamaShape, tinyLlamaVocabulary, writeTinyLlamaGguf, writeTinyLoraGguf } from "./tiny-gguf.js";
+export {
+  type TinyLlamaShape,
+  type TinyModelDir,
+  tinyLlamaVocabulary,
+  writeTinyLlamaGguf,
+  writeTinyLoraGguf,
+  writeTinyModelDir,
+} from "./tiny-gguf.js";

@@ -1,4 +1,6 @@
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /**
  * Writes tiny random-weight GGUF files (format v3) that llama.cpp loads: a llama model and a LoRA
@@ -91,24 +93,23 @@ function writeMeta(w: ByteWriter, key: string, meta: MetaValue) {
       w.string(meta.value);
       break;
     case "strings":
-      w.u32(GgufType.ARRAY);
-      w.u32(GgufType.STRING);
-      w.u64(meta.value.length);
-      for (const s of meta.value) w.string(s);
+      writeArray(w, GgufType.STRING, meta.value, (s) => w.string(s));
       break;
     case "f32s":
-      w.u32(GgufType.ARRAY);
-      w.u32(GgufType.FLOAT32);
-      w.u64(meta.value.length);
-      for (const v of meta.value) w.f32(v);
+      writeArray(w, GgufType.FLOAT32, meta.value, (v) => w.f32(v));
       break;
     case "i32s":
-      w.u32(GgufType.ARRAY);
-      w.u32(GgufType.INT32);
-      w.u64(meta.value.length);
-      for (const v of meta.value) w.i32(v);
+      writeArray(w, GgufType.INT32, meta.value, (v) => w.i32(v));
       break;
   }
+}
+
+/** An array value: its element type and count, then the elements. */
+function writeArray<T>(w: ByteWriter, elementType: GgufType, values: readonly T[], writeElement: (value: T) => void) {
+  w.u32(GgufType.ARRAY);
+  w.u32(elementType);
+  w.u64(values.length);
+  for (const value of values) writeElement(value);
 }
 
 function encodeGguf(metadata: Record<string, MetaValue>, tensors: Tensor[]): Buffer {
@@ -313,4 +314,24 @@ export async function writeTinyLoraGguf(
   const buffer = encodeGguf(metadata, tensors);
   await writeFile(path, buffer);
   return buffer.length;
+}
+
+export interface TinyModelDir {
+  /** The temporary folder; the adapters lie in it as `<name>.gguf`, so it serves as an adapter folder too. */
+  dir: string;
+  /** Path of the tiny llama model, `<dir>/tiny.gguf`. */
+  model: string;
+  /** Deletes the folder and everything in it. */
+  remove(): Promise<void>;
+}
+
+/** A fresh temporary folder holding the tiny llama model and a LoRA adapter for it per name in `adapters`. */
+export async function writeTinyModelDir(
+  options: { prefix?: string; adapters?: readonly string[] } = {},
+): Promise<TinyModelDir> {
+  const dir = await mkdtemp(join(tmpdir(), options.prefix ?? "ragtune-tiny-gguf-"));
+  const model = join(dir, "tiny.gguf");
+  await writeTinyLlamaGguf(model);
+  for (const adapter of options.adapters ?? []) await writeTinyLoraGguf(join(dir, `${adapter}.gguf`));
+  return { dir, model, remove: () => rm(dir, { recursive: true, force: true }) };
 }

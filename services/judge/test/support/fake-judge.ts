@@ -6,6 +6,7 @@
  */
 import type { FakeGenerationInput, FakeGenerationOutput, FakeResponder } from "@ragtune/generator/testing";
 import type { TokenLogprob } from "@ragtune/generator/llm";
+import { seededRandom } from "@ragtune/runtime";
 import { scoreAgainstReference } from "../../src/reference-scorer.js";
 
 export interface FakeJudgeOptions {
@@ -25,17 +26,6 @@ export interface FakeJudge {
   readonly stepsCalls: number;
 }
 
-function mulberry32(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function section(prompt: string, start: string, ends: string[]): string {
   const at = prompt.indexOf(start);
   if (at < 0) return "";
@@ -50,7 +40,7 @@ function plainTokens(text: string): { tokens: string[]; logprobs: TokenLogprob[]
 }
 
 export function createFakeJudge(options: FakeJudgeOptions = {}): FakeJudge {
-  const random = mulberry32(options.seed ?? 7);
+  const random = seededRandom(options.seed ?? 7);
   const noise = options.noise ?? 0.7;
   let formCalls = 0;
   let stepsCalls = 0;

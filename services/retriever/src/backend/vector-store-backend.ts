@@ -109,6 +109,15 @@ export class UnsupportedSearchError extends Error {
   }
 }
 
+/** The query vector of a dense or hybrid search, refused where the collection or the query has none. */
+export function denseQueryVector(collection: string, spec: CollectionSpec, query: SearchQuery): number[] {
+  if (spec.embeddingDimensions === 0) {
+    throw new UnsupportedSearchError(`collection "${collection}" has no dense vectors`);
+  }
+  if (!query.vector) throw new UnsupportedSearchError("dense search needs a query vector");
+  return query.vector;
+}
+
 /** Thrown by a backend when its store cannot be reached (maps to UNAVAILABLE). */
 export class BackendUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,11 +1,10 @@
-import { numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+import { httpUrlSetting, numberSetting, stringSetting } from "@ragtune/runtime";
 
 /** Settings of `ragtune agent` (env, or flags such as --trainer-url). */
 export const agentSettings = {
-  trainerUrl: urlSetting({
+  trainerUrl: httpUrlSetting({
     env: "TRAINER_URL",
     description: "the trainer's gRPC base URL, e.g. http://127.0.0.1:7400",
-    protocols: ["http", "https"],
   }),
   natsUrl: stringSetting({
     env: "NATS_URL",
@@ -41,10 +40,9 @@ export const agentSettings = {
     description: "Python with torch, transformers and peft",
     default: "python3",
   }),
-  openaiBaseUrl: urlSetting({
+  openaiBaseUrl: httpUrlSetting({
     env: "OPENAI_BASE_URL",
     description: "OpenAI-compatible API base URL for hosted fine-tuning",
-    protocols: ["http", "https"],
   }),
   openaiPollMs: numberSetting({
     env: "AGENT_OPENAI_POLL_MS",

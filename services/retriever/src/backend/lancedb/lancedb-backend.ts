@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import * as lancedb from "@lancedb/lancedb";
+import { describeAll, describeFromStats } from "../collection-info.js";
 import { fuseByReciprocalRank } from "../reciprocal-rank-fusion.js";
 import {
   type CollectionInfo,
@@ -8,9 +9,9 @@ import {
   type CollectionStats,
   type CreateOutcome,
   type DocumentChunks,
+  denseQueryVector,
   type ScoredChunk,
   type SearchQuery,
-  UnsupportedSearchError,
   type VectorStoreBackend,
 } from "../vector-store-backend.js";
 import {
@@ -102,17 +103,12 @@ export class LanceDbBackend implements VectorStoreBackend {
     return this.readSpec(name);
   }
 
-  async describeCollection(name: string): Promise<CollectionInfo | undefined> {
-    const spec = await this.readSpec(name);
-    if (!spec) return undefined;
-    const stats = (await this.stats(name))!;
-    return { ...spec, backend: this.kind, documentCount: stats.documentCount, chunkCount: stats.chunkCount };
+  describeCollection(name: string): Promise<CollectionInfo | undefined> {
+    return describeFromStats(this, name);
   }
 
   async listCollections(): Promise<CollectionInfo[]> {
-    const names = (await this.db.tableNames()).sort();
-    const infos = await Promise.all(names.map((name) => this.describeCollection(name)));
-    return infos.filter((info): info is CollectionInfo => info !== undefined);
+    return describeAll(this, await this.db.tableNames());
   }
 
   async upsertDocuments(collection: string, documents: DocumentChunks[]): Promise<void> {
@@ -148,16 +144,12 @@ export class LanceDbBackend implements VectorStoreBackend {
     const table = await this.table(collection);
     const where = metadataWhere(query.filter);
     if (query.mode === "lexical") return this.lexical(table, query.text, query.topK, where);
-    const spec = await this.specOf(table);
-    if (spec.embeddingDimensions === 0) {
-      throw new UnsupportedSearchError(`collection "${collection}" has no dense vectors`);
-    }
-    if (!query.vector) throw new UnsupportedSearchError("dense search needs a query vector");
-    if (query.mode === "dense") return this.dense(table, query.vector, query.topK, where);
+    const vector = denseQueryVector(collection, await this.specOf(table), query);
+    if (query.mode === "dense") return this.dense(table, vector, query.topK, where);
     const depth = Math.max(query.topK, this.options.hybridCandidates);
     const [lexical, dense] = await Promise.all([
       this.lexical(table, query.text, depth, where),
-      this.dense(table, query.vector, depth, where),
+      this.dense(table, vector, depth, where),
     ]);
     return fuseByReciprocalRank([lexical, dense], query.topK);
   }

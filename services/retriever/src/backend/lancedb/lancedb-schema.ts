@@ -1,4 +1,5 @@
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from "apache-arrow";
+import { type ChunkFields, chunkFromFields, chunkToFields } from "../chunk-fields.js";
 import type { CollectionSpec, StoredChunk } from "../vector-store-backend.js";
 
 /** Schema metadata key under which the collection spec is stored, so spec and data commit together. */
@@ -43,13 +44,7 @@ export function metadataPair(key: string, value: string): string {
 export function chunkToRow(chunk: StoredChunk, dense: boolean): Record<string, unknown> {
   const row: Record<string, unknown> = {
     id: chunk.id,
-    document_id: chunk.documentId,
-    chunk_index: chunk.index,
-    text: chunk.text,
-    start_offset: chunk.startOffset,
-    end_offset: chunk.endOffset,
-    char_count: chunk.endOffset - chunk.startOffset,
-    title: chunk.title,
+    ...chunkToFields(chunk),
     metadata_json: JSON.stringify(chunk.metadata),
     metadata_pairs: Object.entries(chunk.metadata).map(([k, v]) => metadataPair(k, v)),
   };
@@ -57,17 +52,11 @@ export function chunkToRow(chunk: StoredChunk, dense: boolean): Record<string, u
   return row;
 }
 
-export function rowToChunk(row: Record<string, any>): StoredChunk {
-  return {
-    id: row.id,
-    documentId: row.document_id,
-    index: row.chunk_index,
-    text: row.text,
-    startOffset: row.start_offset,
-    endOffset: row.end_offset,
-    title: row.title,
-    metadata: JSON.parse(row.metadata_json),
-  };
+/** A row as a search returns it (RESULT_COLUMNS). */
+type ResultRow = Omit<ChunkFields, "char_count"> & { id: string; metadata_json: string };
+
+export function rowToChunk(row: ResultRow): StoredChunk {
+  return chunkFromFields(row.id, row, JSON.parse(row.metadata_json));
 }
 
 /** SQL string literal (single quotes doubled). */

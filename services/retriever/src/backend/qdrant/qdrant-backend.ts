@@ -1,4 +1,6 @@
 import { QdrantClient } from "@qdrant/js-client-rest";
+import { type ChunkFields, chunkFromFields, chunkToFields } from "../chunk-fields.js";
+import { describeAll, describeFromStats } from "../collection-info.js";
 import {
   BackendUnavailableError,
   type CollectionInfo,
@@ -7,10 +9,10 @@ import {
   type CollectionStats,
   type CreateOutcome,
   type DocumentChunks,
+  denseQueryVector,
   type ScoredChunk,
   type SearchQuery,
   type StoredChunk,
-  UnsupportedSearchError,
   type VectorStoreBackend,
 } from "../vector-store-backend.js";
 import { encodeDocument, encodeQuery } from "./sparse-bm25.js";
@@ -33,30 +35,14 @@ export const SPARSE_VECTOR = "bm25";
 /** Key of the collection metadata holding the ragtune spec. */
 const SPEC_KEY = "ragtune";
 
-interface ChunkPayload {
-  document_id: string;
-  chunk_index: number;
-  text: string;
-  start_offset: number;
-  end_offset: number;
-  char_count: number;
-  title: string;
+interface ChunkPayload extends ChunkFields {
   metadata: Record<string, string>;
 }
 
 type QdrantFilter = { must?: unknown[]; should?: unknown[]; must_not?: unknown[] };
 
 function payloadToChunk(id: string | number, payload: ChunkPayload): StoredChunk {
-  return {
-    id: String(id),
-    documentId: payload.document_id,
-    index: payload.chunk_index,
-    text: payload.text,
-    startOffset: payload.start_offset,
-    endOffset: payload.end_offset,
-    title: payload.title,
-    metadata: payload.metadata ?? {},
-  };
+  return chunkFromFields(String(id), payload, payload.metadata ?? {});
 }
 
 function metadataFilter(filter: Record<string, string>): QdrantFilter | undefined {
@@ -151,18 +137,14 @@ export class QdrantBackend implements VectorStoreBackend {
     return this.readSpec(name);
   }
 
-  async describeCollection(name: string): Promise<CollectionInfo | undefined> {
-    const spec = await this.readSpec(name);
-    if (!spec) return undefined;
-    const stats = (await this.stats(name))!;
-    return { ...spec, backend: this.kind, documentCount: stats.documentCount, chunkCount: stats.chunkCount };
+  describeCollection(name: string): Promise<CollectionInfo | undefined> {
+    return describeFromStats(this, name);
   }
 
   async listCollections(): Promise<CollectionInfo[]> {
     const { collections } = await this.call("", () => this.client.getCollections());
-    const names = collections.map((c) => c.name).sort();
-    const infos = await Promise.all(names.map((name) => this.describeCollection(name)));
-    return infos.filter((info): info is CollectionInfo => info !== undefined);
+    const names = collections.map((c) => c.name);
+    return describeAll(this, names);
   }
 
   async upsertDocuments(collection: string, documents: DocumentChunks[]): Promise<void> {
@@ -176,16 +158,7 @@ export class QdrantBackend implements VectorStoreBackend {
           [SPARSE_VECTOR]: encodeDocument(chunk.text),
           ...(dense ? { [DENSE_VECTOR]: chunk.vector! } : {}),
         },
-        payload: {
-          document_id: chunk.documentId,
-          chunk_index: chunk.index,
-          text: chunk.text,
-          start_offset: chunk.startOffset,
-          end_offset: chunk.endOffset,
-          char_count: chunk.endOffset - chunk.startOffset,
-          title: chunk.title,
-          metadata: chunk.metadata,
-        } satisfies ChunkPayload,
+        payload: { ...chunkToFields(chunk), metadata: chunk.metadata } satisfies ChunkPayload,
       })),
     );
     const operations: unknown[] = [];
@@ -221,20 +194,16 @@ export class QdrantBackend implements VectorStoreBackend {
     const spec = await this.requireSpec(collection);
     const filter = metadataFilter(query.filter);
     const sparse = encodeQuery(query.text);
-    if (query.mode !== "lexical") {
-      if (spec.embeddingDimensions === 0)
-        throw new UnsupportedSearchError(`collection "${collection}" has no dense vectors`);
-      if (!query.vector) throw new UnsupportedSearchError("dense search needs a query vector");
-    }
+    const vector = query.mode === "lexical" ? undefined : denseQueryVector(collection, spec, query);
     let request: Record<string, unknown>;
     if (query.mode === "lexical") {
       if (sparse.indices.length === 0) return [];
       request = { query: sparse, using: SPARSE_VECTOR };
     } else if (query.mode === "dense") {
-      request = { query: query.vector, using: DENSE_VECTOR };
+      request = { query: vector, using: DENSE_VECTOR };
     } else {
       const depth = Math.max(query.topK, this.hybridCandidates);
-      const prefetch = [{ query: query.vector, using: DENSE_VECTOR, limit: depth, ...(filter ? { filter } : {}) }];
+      const prefetch = [{ query: vector, using: DENSE_VECTOR, limit: depth, ...(filter ? { filter } : {}) }];
       if (sparse.indices.length)
         prefetch.unshift({ query: sparse as never, using: SPARSE_VECTOR, limit: depth, ...(filter ? { filter } : {}) });
       request = { prefetch, query: { fusion: "rrf" } };
