@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", join(root, "gateway/src/cli/main.ts"), ...process.argv.slice(2)],
+  // tsx by its resolved URL: a bare `--import tsx` is looked up from the working directory, not from here.
+  ["--import", import.meta.resolve("tsx"), join(root, "gateway/src/cli/main.ts"), ...process.argv.slice(2)],
   {
     stdio: "inherit",
   },

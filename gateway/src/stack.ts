@@ -8,11 +8,19 @@ export interface StackService {
   kind: "server" | "agent";
   /** Default listening address of the local stack. */
   defaultAddr: string;
-  /** Entry module, run with `node --import tsx`. */
+  /** Entry module, run through tsx (see tsxNodeArgs). */
   entry: string;
 }
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * Node arguments that run an entry module through tsx. tsx is passed by its resolved URL: a bare `--import tsx`
+ * is resolved from the working directory, which breaks `ragtune` run from outside the repository.
+ */
+export function tsxNodeArgs(entry: string): string[] {
+  return ["--import", import.meta.resolve("tsx"), entry];
+}
 
 export const stackServices: readonly StackService[] = [
   {

@@ -3,7 +3,7 @@
 import { HealthCheckResponse_ServingStatus as Status, Health } from "@ragtune/contracts/grpc-health";
 import { createServiceClient } from "@ragtune/runtime";
 import { spawn } from "node:child_process";
-import { serverServices, stackServices } from "../stack.js";
+import { serverServices, stackServices, tsxNodeArgs } from "../stack.js";
 import { startLocalStack } from "./local-stack.js";
 import { datasetsCommand } from "./datasets-command.js";
 import { runExperimentCommand } from "./run-experiment.js";
@@ -84,7 +84,7 @@ try {
     case "agent": {
       // The agent is the trainer's program; run it as its own process with this command's flags and env.
       const agent = stackServices.find((s) => s.name === "agent")!;
-      const child = spawn(process.execPath, ["--import", "tsx", agent.entry, ...process.argv.slice(3)], {
+      const child = spawn(process.execPath, [...tsxNodeArgs(agent.entry), ...process.argv.slice(3)], {
         stdio: "inherit",
       });
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
