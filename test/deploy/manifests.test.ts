@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot, stackServices } from "@ragtune/gateway";
-import { createServiceServer, type ServiceServer } from "@ragtune/runtime";
+import { createServiceServer, LIVENESS_SERVICE, type ServiceServer } from "@ragtune/runtime";
 import { parse } from "yaml";
 import {
   addrEnv,
@@ -560,6 +560,9 @@ describe("deploy/k8s", () => {
             if (probe === "startupProbe" && !w.container[probe]) continue;
             assert.equal(w.container[probe]?.grpc?.port, port, `${name}: ${probe} is gRPC on ${port}`);
           }
+          // Liveness must not follow the backends (a NATS outage would restart every pod): the runtime's name.
+          assert.equal(w.container.livenessProbe.grpc.service, LIVENESS_SERVICE, `${name}: liveness probes liveness`);
+          assert.equal(w.container.readinessProbe.grpc.service, undefined, `${name}: readiness probes the server`);
           const fronting = services.filter((s) => podsOf(s).includes(w.object));
           assert.equal(fronting.length, 1, `${name}: one Service selects its pods`);
           const servicePort = fronting[0].spec.ports.find((p: any) => p.targetPort === "grpc" || p.targetPort === port);

@@ -4,6 +4,13 @@ import { type Health, HealthCheckResponse_ServingStatus as ServingStatus } from 
 
 export { ServingStatus };
 
+/**
+ * Health name for liveness probes: SERVING for as long as the process answers, whatever its backends say.
+ * Readiness ("" and each service name) follows the backends; a liveness probe on it would restart a healthy
+ * process every time NATS blinks.
+ */
+export const LIVENESS_SERVICE = "ragtune.liveness";
+
 /** A backend the service needs; check() throws when it cannot be reached. */
 export interface ReadinessCheck {
   name: string;
@@ -29,6 +36,7 @@ export class HealthState {
     private readonly onChange?: (status: ServingStatus, reason?: string) => void,
   ) {
     this.setAll(ServingStatus.NOT_SERVING);
+    this.statuses.set(LIVENESS_SERVICE, ServingStatus.SERVING);
   }
 
   status(service: string): ServingStatus | undefined {
@@ -127,9 +135,14 @@ export function createHealthService(state: HealthState): Partial<ServiceImpl<typ
             last = status;
             yield { status };
           }
+          // One abort listener per wait, removed when woken: a long watch must not pile them up.
           await new Promise<void>((resolve) => {
-            wake = resolve;
-            ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+            const woken = () => {
+              ctx.signal.removeEventListener("abort", woken);
+              resolve();
+            };
+            wake = woken;
+            ctx.signal.addEventListener("abort", woken, { once: true });
           });
         }
       } finally {
