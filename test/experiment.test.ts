@@ -135,10 +135,19 @@ describe("an experiment across every service", () => {
       "ragtune-trainer",
       "ragtune-generator",
       "ragtune-judge",
+      "ragtune-agent",
     ]) {
       assert.ok(services.has(service), `${service} has spans in the run's trace (got ${[...services].join(", ")})`);
     }
+    // The fine-tune crosses the job queue: the agent's run of each job is a child of the trainer's SubmitJob span.
+    const jobRuns = inTrace.filter((span) => span.name === "ragtune.agent.job.run");
+    assert.equal(jobRuns.length, 2, "one agent span per fine-tuned cell");
     const byId = new Map(inTrace.map((span) => [span.spanId, span]));
+    for (const run of jobRuns) {
+      const parent = byId.get(run.parentSpanId);
+      assert.equal(parent?.service, "ragtune-trainer");
+      assert.match(parent?.name ?? "", /SubmitJob/);
+    }
     for (const span of inTrace.filter((s) => s !== root)) {
       assert.ok(byId.has(span.parentSpanId), `${span.service} ${span.name}: its parent is in the same trace`);
     }

@@ -25,7 +25,7 @@ export type ProcessName = "retriever" | "trainer" | "generator" | "judge" | "gat
 
 const settingNames = (spec: Record<string, Setting<any>>) => Object.values(spec).map((setting) => setting.env);
 
-/** OTEL_* variables services/runtime/src/telemetry.ts reads (every server calls initTelemetry; the agent does not). */
+/** OTEL_* variables services/runtime/src/telemetry.ts reads (every server and the node agent call initTelemetry). */
 export const telemetryEnv = [
   ...new Set(
     [...readRepoFile("services/runtime/src/telemetry.ts").matchAll(/\benv\.(OTEL_[A-Z0-9_]+)/g)].map((m) => m[1]),
@@ -65,7 +65,7 @@ export const readEnv: Record<ProcessName, ReadonlySet<string>> = {
       new Set([...settingNames(commonSettings(name)), ...settingNames(spec), ...telemetryEnv]),
     ]),
   ) as Record<"retriever" | "trainer" | "generator" | "judge" | "gateway", Set<string>>),
-  agent: new Set([...settingNames(agentSettings), ...peftRunnerEnv]),
+  agent: new Set([...settingNames(agentSettings), ...peftRunnerEnv, ...telemetryEnv]),
   ragtune: new Set(cliEnv()),
 };
 

@@ -5,6 +5,8 @@
  * with OTEL_EXPORTER_OTLP_PROTOCOL=http/json).
  */
 import { type Attributes, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+
+export type { Span };
 import { OTLPTraceExporter as OtlpJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { NodeSDK } from "@opentelemetry/sdk-node";
@@ -110,5 +112,13 @@ export function extractTraceContext(get: (key: string) => string | undefined) {
       keys: () => ["traceparent", "tracestate", "baggage"],
       get: (_carrier, key) => get(key),
     },
+  );
+}
+
+/** Runs fn inside the trace context recorded in a carrier (one that injectTraceContext filled, e.g. a queued job). */
+export function withTraceContext<T>(carrier: Readonly<Record<string, string>>, fn: () => T): T {
+  return context.with(
+    extractTraceContext((key) => carrier[key]),
+    fn,
   );
 }

@@ -16,7 +16,7 @@ import {
   ReportJobRequestSchema,
   type TrainerService,
 } from "@ragtune/contracts/trainer";
-import type { Logger } from "@ragtune/runtime";
+import { type Logger, recordSpanFailure, type Span, withSpan, withTraceContext } from "@ragtune/runtime";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -160,7 +160,20 @@ export class NodeAgent {
     }
   }
 
-  private async runJob(job: Job): Promise<void> {
+  /** Runs a job inside a span that joins the submitter's trace (the job carries its context across the queue). */
+  private runJob(job: Job): Promise<void> {
+    const attributes = {
+      "ragtune.trainer.job.id": job.jobId,
+      "ragtune.trainer.job.attempt": job.attempt,
+      "ragtune.trainer.executor": job.spec?.executor ?? "",
+      "ragtune.trainer.node.id": this.nodeId,
+    };
+    return withTraceContext(job.traceContext, () =>
+      withSpan("ragtune-agent", "ragtune.agent.job.run", attributes, (span) => this.runJobInSpan(job, span)),
+    );
+  }
+
+  private async runJobInSpan(job: Job, span: Span): Promise<void> {
     const abort = new AbortController();
     this.running.set(job.jobId, { job, abort });
     const logger = this.options.logger;
@@ -211,6 +224,7 @@ export class NodeAgent {
       }
       const failureClass = error instanceof ExecutorFailure ? error.failureClass : FailureClass.TRANSIENT;
       const message = (error as Error).message ?? String(error);
+      recordSpanFailure(span, error);
       logger?.warn("job failed", { jobId: job.jobId, failureClass: FailureClass[failureClass], message });
       await this.reportUntilAnswered(job, { case: "failed", value: { failureClass, message } as never });
     } finally {

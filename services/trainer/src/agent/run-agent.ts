@@ -9,6 +9,7 @@ import {
   createLogger,
   createServiceClient,
   describeConfig,
+  initTelemetry,
   type LogLevel,
   loadConfig,
   type NatsHandle,
@@ -32,6 +33,8 @@ export async function runAgent(
   env: Record<string, string | undefined> = process.env,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<RunningAgent> {
+  // Before anything traced: the agent's job spans join the experiment's trace (exported when OTEL_* says so).
+  const telemetry = initTelemetry({ serviceName: "ragtune-agent", env });
   let config: ReturnType<typeof loadConfig<typeof agentSettings>>;
   try {
     config = loadConfig(agentSettings, env, argv);
@@ -106,6 +109,7 @@ export async function runAgent(
       logger.info("stopping");
       await agent.stop();
       await nats?.close();
+      await telemetry.shutdown();
     })();
     return stopping;
   };

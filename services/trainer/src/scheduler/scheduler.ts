@@ -23,6 +23,7 @@ import {
 import {
   alreadyExists,
   failedPrecondition,
+  injectTraceContext,
   invalidArgument,
   type Logger,
   notFound,
@@ -238,6 +239,10 @@ export class TrainerScheduler {
       estimatedMemoryBytes: BigInt(estimatedBytes),
       effectiveBatchSize: effectiveBatchSize(spec),
       createTime: timestampFromMs(this.now()),
+    });
+    // The submitter's trace travels with the job, so the agent's training joins it across the queue.
+    injectTraceContext((key, value) => {
+      job.traceContext[key] = value;
     });
     try {
       const revision = await this.options.stores.jobs.create(job.jobId, job);
