@@ -2,6 +2,8 @@
  * Ingest throughput and search latency through gRPC at 100k chunks, and the ratio to the same queries run
  * in-process against the backend. The retriever runs as its own process (src/main.ts) as in production; this
  * process is its gRPC client and also opens the same LanceDB directory in-process for the direct queries.
+ * A third process serves the very same results from a backend that only replays them: the cost of gRPC and the
+ * service layer alone. The three paths run interleaved, query by query, in a rotating order.
  * Embedded LanceDB, lexical BM25. BENCH_CHUNKS overrides the corpus size.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { IngestDocumentsRequestSchema, RetrieverService, SearchMode } from "@ragtune/contracts/retriever";
-import { createServiceClient, createServiceServer } from "@ragtune/runtime";
+import { createServiceClient } from "@ragtune/runtime";
 import { LanceDbBackend } from "../src/backend/lancedb/lancedb-backend.js";
-import type { ScoredChunk, SearchQuery, VectorStoreBackend } from "../src/backend/vector-store-backend.js";
-import { RetrieverServiceImpl } from "../src/service/retriever-service.js";
+import type { ScoredChunk } from "../src/backend/vector-store-backend.js";
+import { startReplayProcess } from "./support/replay-process.js";
 import { startRetrieverProcess } from "./support/retriever-process.js";
 import { createSyntheticCorpus } from "./support/synthetic-corpus.js";
 import { percentile, printTable } from "./support/table.js";
@@ -20,8 +22,8 @@ import { percentile, printTable } from "./support/table.js";
 const TARGET_CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const CHUNK_SIZE = 1500;
 const CHUNKS_PER_DOCUMENT = 4;
-const QUERIES = 400;
-const WARMUP = 40;
+const QUERIES = 1000;
+const WARMUP = 100;
 
 const dir = await mkdtemp(join(tmpdir(), "ragtune-bench-grpc-"));
 const retriever = await startRetrieverProcess({ RETRIEVER_DATA_DIR: dir });
@@ -55,43 +57,41 @@ try {
   const refreshSeconds = (performance.now() - refreshStarted) / 1000;
 
   const queries = Array.from({ length: QUERIES + WARMUP }, (_, i) => corpus.sentence(2 + (i % 4)));
-  // The same results served by a backend that only replays them, over gRPC in this process: the cost of the
-  // transport and the service layer alone, to read the ratio against.
+  // The same results served by a process whose backend only replays them (same runtime server, telemetry and
+  // service as the retriever): the cost of gRPC and the service layer alone, to read the ratio against.
+  // Recording them runs every query once in-process; the retriever runs each once too, so that both start warm.
   const replayed = new Map<string, ScoredChunk[]>();
-  for (const text of queries)
+  for (const text of queries) {
     replayed.set(text, await local.search("synthetic", { text, topK: 5, filter: {}, mode: "lexical" }));
-  const replay = {
-    kind: "replay",
-    getSpec: (name: string) => local.getSpec(name),
-    search: async (_collection: string, query: SearchQuery) => replayed.get(query.text) ?? [],
-  } as unknown as VectorStoreBackend;
-  const replayServer = createServiceServer({
-    name: "retriever-replay",
-    services: [{ service: RetrieverService, impl: new RetrieverServiceImpl({ backend: replay }) }],
-  });
-  const replayClient = createServiceClient(RetrieverService, (await replayServer.listen("127.0.0.1:0")).url);
+    await client.search({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
+  }
+  const spec = await local.getSpec("synthetic");
+  if (!spec) throw new Error("the collection is gone");
+  const replay = await startReplayProcess(join(dir, "replayed.json"), spec, replayed);
+  const replayClient = createServiceClient(RetrieverService, replay.url);
   const viaGrpc: number[] = [];
   const inProcess: number[] = [];
   const transportOnly: number[] = [];
-  // Interleaved, so that both paths see the same cache state and machine load.
+  const overGrpc = (text: string) => ({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
+  const paths = [
+    { times: viaGrpc, run: (text: string) => client.search(overGrpc(text)) },
+    {
+      times: inProcess,
+      run: (text: string) => local.search("synthetic", { text, topK: 5, filter: {}, mode: "lexical" }),
+    },
+    { times: transportOnly, run: (text: string) => replayClient.search(overGrpc(text)) },
+  ];
+  // Interleaved, so that all paths see the same cache state and machine load; the order rotates, so that no path
+  // is always the first to touch a query's postings.
   for (let i = 0; i < queries.length; i++) {
-    const text = queries[i];
-    let t = performance.now();
-    await client.search({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
-    const grpcMs = performance.now() - t;
-    t = performance.now();
-    await local.search("synthetic", { text, topK: 5, filter: {}, mode: "lexical" });
-    const localMs = performance.now() - t;
-    t = performance.now();
-    await replayClient.search({ collection: "synthetic", query: text, topK: 5, mode: SearchMode.LEXICAL });
-    const transportMs = performance.now() - t;
-    if (i >= WARMUP) {
-      viaGrpc.push(grpcMs);
-      inProcess.push(localMs);
-      transportOnly.push(transportMs);
+    for (let k = 0; k < paths.length; k++) {
+      const path = paths[(i + k) % paths.length];
+      const t = performance.now();
+      await path.run(queries[i]);
+      if (i >= WARMUP) path.times.push(performance.now() - t);
     }
   }
-  await replayServer.close(1000);
+  await replay.stop();
   await local.close();
   for (const xs of [viaGrpc, inProcess, transportOnly]) xs.sort((a, b) => a - b);
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -110,7 +110,7 @@ try {
   printTable([
     row("gRPC (client process → retriever process)", viaGrpc),
     row("in-process backend (same data)", inProcess),
-    row("gRPC + service, replayed results (no search)", transportOnly),
+    row("gRPC + service, replayed results (no search, own process)", transportOnly),
     {
       path: "ratio gRPC / in-process",
       p50: (percentile(viaGrpc, 50) / percentile(inProcess, 50)).toFixed(2),

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@ragtune/contracts/grpc-health";
 import { ServerReflection } from "@ragtune/contracts/grpc-reflection";
 import { JudgeService } from "@ragtune/contracts/judge";
@@ -179,6 +180,53 @@ describe("bearer-token auth", () => {
     assert.equal((await createServiceClient(Health, url).check({ service: "" })).status, Status.SERVING);
   });
 });
+
+describe("response compression", () => {
+  const definition = "spelled out at some length. ".repeat(200);
+  const services = [
+    { service: JudgeService, impl: { listCriteria: () => ({ criteria: [{ name: "a", definition }] }) } },
+  ];
+
+  it("answers uncompressed by default, even to a client that accepts gzip, and gzip above compressMinBytes", async () => {
+    const plain = createServiceServer({ name: "judge", services });
+    const gzip = createServiceServer({ name: "judge", services, compressMinBytes: 1024 });
+    try {
+      assert.equal(await firstResponseFlags((await plain.listen()).url), 0, "not compressed");
+      assert.equal(await firstResponseFlags((await gzip.listen()).url), 1, "compressed");
+      // Either way connect clients read the answer, and gzip-compressed requests are accepted.
+      for (const server of [plain, gzip]) {
+        const transport = createGrpcTransport({
+          baseUrl: server.address!.url,
+          sendCompression: compressionGzip,
+          compressMinBytes: 0,
+        });
+        assert.equal((await createClient(JudgeService, transport).listCriteria({})).criteria[0].definition, definition);
+      }
+    } finally {
+      await Promise.all([plain.close(500), gzip.close(500)]);
+    }
+  });
+});
+
+/** Flags byte of the first message ListCriteria answers over raw gRPC to a client accepting gzip (1: compressed). */
+async function firstResponseFlags(url: string): Promise<number> {
+  const session = http2.connect(url);
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/ragtune.judge.v1.JudgeService/ListCriteria",
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-accept-encoding": "gzip",
+    });
+    stream.end(Buffer.alloc(5)); // one empty, uncompressed message
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks)[0];
+  } finally {
+    session.close();
+  }
+}
 
 describe("graceful close", () => {
   it("turns NOT_SERVING, refuses new connections and lets an in-flight call finish", async () => {
