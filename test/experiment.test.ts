@@ -79,6 +79,8 @@ describe("an experiment across every service", () => {
     for (const row of rows.filter((r) => r.finetuneSize > 0)) {
       const { adapter } = await trainer.getAdapter({ adapterId: row.adapterId });
       assert.equal(adapter!.spec!.trainingData!.pool, `finetune-${row.finetuneSize}`);
+      // Published to the Object Store: agents on other machines need no disk shared with the gateway.
+      assert.match(adapter!.spec!.trainingData!.manifestUri, /^nats-obj:\/\/ragtune-manifests\/e2e-grid\./);
       assert.match(adapter!.trainingDataSha256, /^[0-9a-f]{64}$/);
     }
   });

@@ -11,6 +11,7 @@ import { createKvCellResultStore } from "./experiments/cell-results.js";
 import { ExperimentRunner } from "./experiments/experiment-runner.js";
 import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
 import { createKvExperimentStore } from "./experiments/experiment-store.js";
+import { createObjectStoreManifestStore } from "./experiments/manifest-store.js";
 
 export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promise<BuiltService> {
   const { config } = ctx;
@@ -27,6 +28,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
       judge: createServiceClient(JudgeService, config.judgeUrl, auth),
     },
     workDir: resolve(config.workDir),
+    manifests: createObjectStoreManifestStore(ctx.nats.objm),
     logger: ctx.logger,
     events: ctx.nats,
   });

@@ -41,7 +41,7 @@ async function fineTune(
       spec: {
         baseModel: cell.model.baseModel,
         trainingData: {
-          manifestUri: prepared.manifestPath,
+          manifestUri: prepared.manifestUri,
           pool,
           manifestSha256: prepared.manifestSha256,
           size: trainedOn,

@@ -16,6 +16,7 @@ import {
 } from "@ragtune/contracts/retriever";
 import { createManifest, loadDataset, poolName, splitDataset, writeManifest } from "../datasets/index.js";
 import type { DatasetName, QaItem } from "../datasets/types.js";
+import type { ManifestStore } from "./manifest-store.js";
 
 export interface RetrievedContext {
   text: string;
@@ -26,7 +27,8 @@ export interface RetrievedContext {
 export interface PreparedDataset {
   name: string;
   collection: string;
-  manifestPath: string;
+  /** The manifest as training jobs reference it: nats-obj://… when published, else the local file's path. */
+  manifestUri: string;
   manifestSha256: string;
   /** Pool name → items actually in it. */
   poolSizes: Record<string, number>;
@@ -55,6 +57,8 @@ export async function prepareDataset(options: {
   /** The experiment's creation time: recorded in the manifest, so a resumed run writes the identical file. */
   createTime: Date;
   retriever: Client<typeof RetrieverService>;
+  /** Publishes the manifest for the trainer's agents; without one, jobs reference the local file. */
+  manifests?: ManifestStore;
   signal: AbortSignal;
 }): Promise<PreparedDataset> {
   const { spec, dataset, retriever, signal } = options;
@@ -104,13 +108,15 @@ export async function prepareDataset(options: {
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, `${dataset.name}.split.json`);
   await writeManifest(manifestPath, manifest);
-  const manifestSha256 = createHash("sha256")
-    .update(await readFile(manifestPath))
-    .digest("hex");
+  const bytes = await readFile(manifestPath);
+  const manifestSha256 = createHash("sha256").update(bytes).digest("hex");
+  const manifestUri = options.manifests
+    ? await options.manifests.publish(`${options.experimentId}.${dataset.name}.split.json`, bytes)
+    : manifestPath;
   return {
     name: dataset.name,
     collection,
-    manifestPath,
+    manifestUri,
     manifestSha256,
     poolSizes: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, p.size])),
     evalItems: split.pools.eval.items,

@@ -15,6 +15,7 @@ import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
 import { enumerateCells } from "./cells.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
 import type { ExperimentStore } from "./experiment-store.js";
+import type { ManifestStore } from "./manifest-store.js";
 
 export interface ExperimentClients extends CellClients {
   retriever: Client<typeof RetrieverService>;
@@ -24,8 +25,10 @@ export interface ExperimentRunnerDeps {
   store: ExperimentStore;
   cells: CellResultStore;
   clients: ExperimentClients;
-  /** Where split manifests are written (the trainer's agents read them). */
+  /** Where split manifests are written (a local record of each split). */
   workDir: string;
+  /** Where the trainer's agents read split manifests from; without one, the files in workDir (a shared disk). */
+  manifests?: ManifestStore;
   logger: Logger;
   events?: Pick<NatsHandle, "publishEvent">;
 }
@@ -110,6 +113,7 @@ export class ExperimentRunner {
                     workDir: this.deps.workDir,
                     createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
                     retriever: this.deps.clients.retriever,
+                    manifests: this.deps.manifests,
                     signal,
                   }),
               );
