@@ -64,4 +64,21 @@ describe("@grpc/grpc-js client", () => {
     assert.ok(criteria.criteria.some((c) => c.name === "accuracy"));
     judge.close();
   });
+
+  it("gets INVALID_ARGUMENT with a readable message naming the field", async () => {
+    const retriever = new loaded.ragtune.retriever.v1.RetrieverService(
+      stack.targets.retriever,
+      grpc.credentials.createInsecure(),
+    );
+    const error = await call(retriever, "Search", { collection: "c", query: "", top_k: 5 }).then(
+      () => assert.fail("an empty query must be rejected"),
+      (e: grpc.ServiceError) => e,
+    );
+    assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+    // grpc-js decodes grpc-message with decodeURI, which leaves %3A and the like: the server must encode only
+    // what the gRPC spec asks (bytes outside 0x20-0x7E, and %).
+    assert.match(error.details, /^query: /);
+    assert.doesNotMatch(error.details, /%[0-9A-F]{2}/);
+    retriever.close();
+  });
 });

@@ -14,6 +14,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import { createHealthService, HealthState, type ReadinessCheck, ServingStatus } from "./health.js";
+import { withSpecGrpcMessage } from "./grpc-message.js";
 import { createAuthInterceptor, createServerTracingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { createReflectionService } from "./reflection.js";
@@ -119,7 +120,11 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   // gRPC needs HTTP/2; cleartext HTTP/2 (h2c, prior knowledge) serves gRPC, gRPC-Web and Connect/JSON on one
   // port (curl --http2-prior-knowledge). Node cannot hand a sniffed socket to its native HTTP/2 parser, so plain
   // HTTP/1.1 gets a port of its own when httpAddress is given.
-  const listener = http2.createServer({}, handler);
+  const listener = http2.createServer({}, (req, res) => {
+    const addTrailers = res.addTrailers.bind(res);
+    res.addTrailers = (trailers) => addTrailers(withSpecGrpcMessage(trailers));
+    handler(req, res);
+  });
   const h1 = http.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   listener.on("session", (session) => {
