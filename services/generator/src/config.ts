@@ -57,7 +57,12 @@ export const generatorSettings = {
   openaiLoraPathTemplate: stringSetting({
     env: "GENERATOR_OPENAI_LORA_PATH_TEMPLATE",
     description:
-      "vLLM run-time LoRA loading: adapter path on the vLLM host, {adapter} replaced by the id; empty: adapters must be served already",
+      "vLLM run-time LoRA loading: adapter path on the vLLM host, {adapter} replaced by the id; empty: <GENERATOR_OPENAI_ADAPTER_DIR>/{adapter} when that is set, else adapters must be served already",
+  }),
+  openaiAdapterDir: stringSetting({
+    env: "GENERATOR_OPENAI_ADAPTER_DIR",
+    description:
+      "folder shared with vLLM: an adapter it does not serve yet is unpacked there (<dir>/<adapter>/) from the trainer's archive (the Object Store bucket GENERATOR_READER_ADAPTER_BUCKET, or GENERATOR_READER_ADAPTER_DIR), then loaded; empty: adapters are put there by hand",
   }),
   llamacppModel: stringSetting({
     env: "GENERATOR_LLAMACPP_MODEL",
@@ -121,11 +126,12 @@ export const generatorSettings = {
   readerAdapterDir: stringSetting({
     env: "GENERATOR_READER_ADAPTER_DIR",
     description:
-      "directory of fine-tuned reader adapters (<adapter>.tar from the trainer, or <adapter>.json); empty: the NATS Object Store",
+      "directory of the trainer's adapter archives (<adapter>.tar, as AGENT_ADAPTER_DIR; reader adapters also <adapter>.json), for the reader and GENERATOR_OPENAI_ADAPTER_DIR; empty: the NATS Object Store",
   }),
   readerAdapterBucket: stringSetting({
     env: "GENERATOR_READER_ADAPTER_BUCKET",
-    description: "NATS Object Store bucket the trainer publishes adapters to",
+    description:
+      "NATS Object Store bucket the trainer publishes adapters to, for the reader and GENERATOR_OPENAI_ADAPTER_DIR",
     default: "ragtune-adapters",
   }),
 };

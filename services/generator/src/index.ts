@@ -1,6 +1,20 @@
 /** @ragtune/generator: the generator service, its backends and its building blocks. */
+export {
+  ADAPTER_ID,
+  AdapterArchiveError,
+  type AdapterArchiveSource,
+  createDirectoryArchiveSource,
+  createObjectStoreArchiveSource,
+} from "./backends/adapter-archives.js";
+export {
+  type AdapterDirectory,
+  createAdapterDirectory,
+  extractAdapterArchive,
+  PEFT_CONFIG_FILE,
+} from "./backends/adapter-directory.js";
 export * from "./backends/backend.js";
 export {
+  createArchiveWeightsSource,
   createDirectoryWeightsSource,
   createExtractiveBackend,
   createObjectStoreWeightsSource,

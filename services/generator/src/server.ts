@@ -9,11 +9,13 @@ import {
   type NatsHandle,
   runService,
 } from "@ragtune/runtime";
+import { createDirectoryArchiveSource, createObjectStoreArchiveSource } from "./backends/adapter-archives.js";
+import { createAdapterDirectory } from "./backends/adapter-directory.js";
 import type { AdapterEvents, GenerationBackend } from "./backends/backend.js";
 import {
+  createArchiveWeightsSource,
   createDirectoryWeightsSource,
   createExtractiveBackend,
-  createObjectStoreWeightsSource,
 } from "./backends/extractive-backend.js";
 import { createLlamaCppBackend } from "./backends/llamacpp-backend.js";
 import { createOpenAiBackend } from "./backends/openai-backend.js";
@@ -36,14 +38,21 @@ export async function createBackends(
   const baseWeights = config.readerWeights
     ? parseReaderWeights(JSON.parse(await readFile(config.readerWeights, "utf8")))
     : undefined;
+  // The trainer's adapter archives, for the reader's weights and for unpacking PEFT adapters for vLLM.
+  const archives = config.readerAdapterDir
+    ? createDirectoryArchiveSource(config.readerAdapterDir)
+    : nats
+      ? createObjectStoreArchiveSource(nats.objm, config.readerAdapterBucket)
+      : undefined;
   const adapters = config.readerAdapterDir
     ? createDirectoryWeightsSource(config.readerAdapterDir)
-    : nats
-      ? createObjectStoreWeightsSource(nats.objm, config.readerAdapterBucket)
-      : undefined;
+    : archives && createArchiveWeightsSource(archives);
   backends.push(createExtractiveBackend({ baseWeights, adapters, events }));
 
   if (config.openaiBaseUrl) {
+    if (config.openaiAdapterDir && !archives) {
+      throw new Error("GENERATOR_OPENAI_ADAPTER_DIR needs NATS or GENERATOR_READER_ADAPTER_DIR to fetch adapters from");
+    }
     const client = createOpenAiClient({
       baseUrl: config.openaiBaseUrl,
       apiKey: config.openaiApiKey || undefined,
@@ -65,6 +74,10 @@ export async function createBackends(
         api: config.openaiApi as "chat" | "completion",
         defaultContextWindow: config.openaiContextWindow,
         loraPathTemplate: config.openaiLoraPathTemplate || undefined,
+        adapterDirectory:
+          config.openaiAdapterDir && archives
+            ? createAdapterDirectory({ dir: config.openaiAdapterDir, archives })
+            : undefined,
         events,
       }),
     );

@@ -1,10 +1,10 @@
 /** The service class through connect's in-memory transport, with real backends (fake OpenAI server over HTTP). */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { GeneratorService, TruncationPolicy } from "@ragtune/contracts/generator";
 import { initTelemetry, type Telemetry } from "@ragtune/runtime";
@@ -15,7 +15,7 @@ import { GeneratorServiceImpl } from "../src/generator-service.js";
 import { createOpenAiClient } from "../src/llm/index.js";
 import { RAG_DEFAULT_TEMPLATE, templateHash } from "../src/prompt/index.js";
 import { DEFAULT_READER_WEIGHTS } from "../src/reader/index.js";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "../src/testing/index.js";
+import { type FakeOpenAiServer, isConnectError, startFakeOpenAiServer } from "../src/testing/index.js";
 
 const API_KEY = "sk-never-in-traces-789";
 const contexts = [
@@ -25,15 +25,6 @@ const contexts = [
   },
   { text: "Barges carried grain along the canal until the 1960s.", sourceId: "canal#1" },
 ];
-
-function isCode(code: Code, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof ConnectError, String(error));
-    assert.equal(error.code, code, `${Code[error.code]}: ${error.message}`);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 describe("GeneratorServiceImpl (in-memory transport)", () => {
   let fake: FakeOpenAiServer;
@@ -64,6 +55,9 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
     sham = await startFakeOpenAiServer({ models: [{ id: "base-7b", maxModelLen: 4096 }], loraLoading: "ignore" });
     dir = await mkdtemp(join(tmpdir(), "ragtune-generator-"));
     await writeFile(join(dir, "tuned-reader.json"), JSON.stringify({ ...DEFAULT_READER_WEIGHTS, bias: -1 }));
+    // The fake vLLM reads <lora_path>/adapter_config.json, as vLLM does.
+    await mkdir(join(dir, "lora", "qa-200"), { recursive: true });
+    await writeFile(join(dir, "lora", "qa-200", "adapter_config.json"), JSON.stringify({ peft_type: "LORA" }));
     const client = (baseUrl: string, apiKey?: string) =>
       createOpenAiClient({ baseUrl, apiKey, maxRetries: 2, backoff: { baseMs: 10, maxMs: 20 }, timeoutMs: 2000 });
     const impl = new GeneratorServiceImpl({
@@ -75,7 +69,7 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
           name: "vllm",
           client: client(vllm.baseUrl),
           api: "completion",
-          loraPathTemplate: "/adapters/{adapter}",
+          loraPathTemplate: join(dir, "lora", "{adapter}"),
           events: recordEvents,
         }),
         createOpenAiBackend({
@@ -164,7 +158,9 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
     assert.equal(response.model?.adapter, "qa-200");
     assert.ok(
       vllm.requests.some(
-        (r) => r.path === "/v1/load_lora_adapter" && (r.body as { lora_path: string }).lora_path === "/adapters/qa-200",
+        (r) =>
+          r.path === "/v1/load_lora_adapter" &&
+          (r.body as { lora_path: string }).lora_path === join(dir, "lora", "qa-200"),
       ),
     );
     assert.ok(events.includes("loaded vllm/qa-200 true"));
@@ -173,7 +169,7 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
   it("NOT_FOUND when the server says 200 but the adapter changes nothing (canary equals base)", async () => {
     await assert.rejects(
       rpc.generate({ question: "q?", contexts, model: { backend: "sham", baseModel: "base-7b", adapter: "ghost" } }),
-      isCode(Code.NotFound, /canary output equals the base model's/),
+      isConnectError(Code.NotFound, /canary output equals the base model's/),
     );
     assert.ok(events.includes("failed sham/ghost"));
     assert.ok(sham.requests.some((r) => r.path === "/v1/unload_lora_adapter"));
@@ -182,51 +178,54 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
   it("NOT_FOUND for unknown backend, model, adapter and template", async () => {
     await assert.rejects(
       rpc.generate({ question: "q?", model: { backend: "nope" } }),
-      isCode(Code.NotFound, /backend/),
+      isConnectError(Code.NotFound, /backend/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", model: { backend: "openai", baseModel: "gpt-nope" } }),
-      isCode(Code.NotFound, /gpt-nope/),
+      isConnectError(Code.NotFound, /gpt-nope/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", model: { backend: "openai", baseModel: "big-model", adapter: "unknown-lora" } }),
-      isCode(Code.NotFound, /unknown-lora/),
+      isConnectError(Code.NotFound, /unknown-lora/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", model: { adapter: "no-such-reader" } }),
-      isCode(Code.NotFound, /no-such-reader/),
+      isConnectError(Code.NotFound, /no-such-reader/),
     );
-    await assert.rejects(rpc.generate({ question: "q?", templateId: "nope@1" }), isCode(Code.NotFound, /template/));
+    await assert.rejects(
+      rpc.generate({ question: "q?", templateId: "nope@1" }),
+      isConnectError(Code.NotFound, /template/),
+    );
   });
 
   it("INVALID_ARGUMENT naming the field for bad input", async () => {
     await assert.rejects(
       rpc.generate({ question: "  " }),
-      isCode(Code.InvalidArgument, /^\[invalid_argument\] question: /),
+      isConnectError(Code.InvalidArgument, /^\[invalid_argument\] question: /),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", sampling: { temperature: 3 } }),
-      isCode(Code.InvalidArgument, /sampling\.temperature/),
+      isConnectError(Code.InvalidArgument, /sampling\.temperature/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", contexts: [{ text: "" }] }),
-      isCode(Code.InvalidArgument, /contexts\[0\]\.text/),
+      isConnectError(Code.InvalidArgument, /contexts\[0\]\.text/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", truncation: 99 as TruncationPolicy }),
-      isCode(Code.InvalidArgument, /truncation/),
+      isConnectError(Code.InvalidArgument, /truncation/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", jsonSchema: "{nope" }),
-      isCode(Code.InvalidArgument, /json_schema/),
+      isConnectError(Code.InvalidArgument, /json_schema/),
     );
     await assert.rejects(
       rpc.generate({ question: "q?", jsonSchema: '{"type":"object"}' }),
-      isCode(Code.InvalidArgument, /json_schema: the extractive reader/),
+      isConnectError(Code.InvalidArgument, /json_schema: the extractive reader/),
     );
     await assert.rejects(
       rpc.generateStream({})[Symbol.asyncIterator]().next(),
-      isCode(Code.InvalidArgument, /^\[invalid_argument\] request: /),
+      isConnectError(Code.InvalidArgument, /^\[invalid_argument\] request: /),
     );
   });
 
@@ -249,11 +248,11 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
     assert.ok(!sent.includes("Passage 4"));
     await assert.rejects(
       rpc.generate({ ...request, truncation: TruncationPolicy.DISABLED }),
-      isCode(Code.InvalidArgument, /^\[invalid_argument\] contexts: .*truncation is disabled/),
+      isConnectError(Code.InvalidArgument, /^\[invalid_argument\] contexts: .*truncation is disabled/),
     );
     await assert.rejects(
       rpc.generate({ ...request, question: "why ".repeat(400) }),
-      isCode(Code.InvalidArgument, /question: too long/),
+      isConnectError(Code.InvalidArgument, /question: too long/),
     );
   });
 
@@ -261,13 +260,13 @@ describe("GeneratorServiceImpl (in-memory transport)", () => {
     const started = performance.now();
     await assert.rejects(
       rpc.generate({ question: "q?", model: { backend: "down" } }),
-      isCode(Code.Unavailable, /after 3 attempt/),
+      isConnectError(Code.Unavailable, /after 3 attempt/),
     );
     assert.ok(performance.now() - started < 5000);
     fake.failNext(5, 503, { pathSuffix: "/chat/completions" });
     await assert.rejects(
       rpc.generate({ question: "q?", model: { backend: "openai", baseModel: "big-model" } }),
-      isCode(Code.Unavailable, /HTTP 503/),
+      isConnectError(Code.Unavailable, /HTTP 503/),
     );
     fake.clearFailures();
   });

@@ -1,6 +1,7 @@
 /** The generator's build() served on a real socket: gRPC over HTTP/2, real NATS (events, Object Store), real backends. */
 import assert from "node:assert/strict";
-import { dirname, resolve } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -9,29 +10,16 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { AdapterLoadedSchema } from "@ragtune/contracts/events";
 import { GeneratorService } from "@ragtune/contracts/generator";
 import { Health, HealthCheckResponse_ServingStatus } from "@ragtune/contracts/grpc-health";
-import {
-  Code,
-  type ConnectError,
-  connectNats,
-  createLogger,
-  createServiceClient,
-  createServiceServer,
-  type LocalNats,
-  loadConfig,
-  type NatsHandle,
-  type ServiceServer,
-  startTestNats,
-} from "@ragtune/runtime";
-import { generatorSettings } from "../src/config.js";
+import { Code, type ConnectError, createServiceClient, type NatsHandle } from "@ragtune/runtime";
 import { ADAPTER_LOADED_SUBJECT } from "../src/events.js";
 import { DEFAULT_READER_WEIGHTS } from "../src/reader/index.js";
-import { build } from "../src/server.js";
 import {
   type FakeOpenAiServer,
   startFakeOpenAiServer,
   type TinyModelDir,
   writeTinyModelDir,
 } from "../src/testing/index.js";
+import { type ServedGenerator, serveGenerator, startNatsForTest } from "./serve-generator.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -57,18 +45,16 @@ function ustar(name: string, content: string): Uint8Array {
 }
 
 describe("generator server over a real socket, with real NATS", () => {
-  let nats: LocalNats;
+  let stopNats: (() => Promise<void>) | undefined;
   let handle: NatsHandle;
   let fake: FakeOpenAiServer;
   let tiny: TinyModelDir;
-  let server: ServiceServer;
-  let onShutdown: (() => Promise<void>) | undefined;
+  let served: ServedGenerator;
   let url: string;
   const loaded: Array<{ backend: string; adapter: string }> = [];
 
   before(async () => {
-    nats = await startTestNats();
-    handle = await connectNats({ url: nats.url, name: "generator-test" });
+    ({ handle, stop: stopNats } = await startNatsForTest("generator-test"));
     const subscription = handle.nc.subscribe(ADAPTER_LOADED_SUBJECT);
     void (async () => {
       for await (const message of subscription) {
@@ -78,17 +64,19 @@ describe("generator server over a real socket, with real NATS", () => {
     })();
     fake = await startFakeOpenAiServer({ models: [{ id: "base-7b", maxModelLen: 4096 }] });
     tiny = await writeTinyModelDir({ prefix: "ragtune-generator-server-", adapters: ["qa-lora"] });
+    // A PEFT adapter folder the fake vLLM can load (it reads adapter_config.json, as vLLM does).
+    await mkdir(join(tiny.dir, "vllm-lora"));
+    await writeFile(join(tiny.dir, "vllm-lora", "adapter_config.json"), JSON.stringify({ peft_type: "LORA" }));
     const bucket = await handle.objm.create("ragtune-adapters");
     await bucket.putBlob(
       { name: "reader-200.tar" },
       ustar("reader-weights.json", JSON.stringify({ ...DEFAULT_READER_WEIGHTS, bias: -2 })),
     );
-    const config = loadConfig(
-      generatorSettings,
+    served = await serveGenerator(
       {
         GENERATOR_OPENAI_BASE_URL: fake.baseUrl,
         GENERATOR_OPENAI_API_KEY: "sk-server-test",
-        GENERATOR_OPENAI_LORA_PATH_TEMPLATE: "/adapters/{adapter}",
+        GENERATOR_OPENAI_LORA_PATH_TEMPLATE: join(tiny.dir, "{adapter}"),
         GENERATOR_LLAMACPP_MODEL: tiny.model,
         GENERATOR_LLAMACPP_ADAPTER_DIR: tiny.dir,
         GENERATOR_LLAMACPP_CONTEXT_SIZE: "256",
@@ -96,23 +84,14 @@ describe("generator server over a real socket, with real NATS", () => {
         GENERATOR_LLAMACPP_GPU: "false",
         GENERATOR_LLAMACPP_TEMPLATE: "rag-compact@1",
       },
-      [],
+      handle,
+      { healthIntervalMs: 200 },
     );
-    const built = await build({ config, nats: handle, logger: createLogger("generator", { level: "error" }) });
-    onShutdown = built.onShutdown;
-    server = createServiceServer({
-      name: "generator",
-      services: built.services,
-      readiness: built.readiness,
-      healthIntervalMs: 200,
-    });
-    url = (await server.listen("127.0.0.1:0")).url;
+    url = served.url;
   });
   after(async () => {
-    await server?.close(1000);
-    await onShutdown?.();
-    await handle?.close();
-    await nats?.stop();
+    await served?.close();
+    await stopNats?.();
     await fake?.close();
     await tiny?.remove();
   });

@@ -1,6 +1,6 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObjectStore, Objm } from "@nats-io/obj";
+import type { Objm } from "@nats-io/obj";
 import { notFound, unavailable } from "@ragtune/runtime";
 import { contentTokens } from "../reader/text.js";
 import {
@@ -10,6 +10,14 @@ import {
   READER_MODEL_NAME,
   type ReaderWeights,
 } from "../reader/index.js";
+import {
+  ADAPTER_ID,
+  AdapterArchiveError,
+  type AdapterArchiveSource,
+  createDirectoryArchiveSource,
+  createObjectStoreArchiveSource,
+  readIfExists,
+} from "./adapter-archives.js";
 import { type AdapterEvents, type GenerationBackend, noAdapterEvents, streamWhole } from "./backend.js";
 import { readUstarEntry } from "./ustar.js";
 
@@ -20,35 +28,35 @@ export interface ReaderWeightsSource {
   list(): Promise<string[]>;
 }
 
-const ADAPTER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** The weights file inside an adapter archive, as the trainer's CPU executor writes it. */
 export const READER_WEIGHTS_FILE = "reader-weights.json";
 
-/** Weights from an adapter archive (ustar holding reader-weights.json) or a bare weights file. */
-function weightsText(bytes: Uint8Array, isArchive: boolean): string {
-  if (!isArchive) return Buffer.from(bytes).toString("utf8");
-  const entry = readUstarEntry(bytes, READER_WEIGHTS_FILE);
-  if (!entry) throw new Error(`adapter archive has no ${READER_WEIGHTS_FILE}`);
+/** Weights from an adapter archive (ustar holding reader-weights.json). */
+function weightsText(archive: Uint8Array): string {
+  const entry = readUstarEntry(archive, READER_WEIGHTS_FILE);
+  if (!entry) throw new AdapterArchiveError(`adapter archive has no ${READER_WEIGHTS_FILE}`);
   return Buffer.from(entry).toString("utf8");
+}
+
+/** Reader weights out of the trainer's adapter archives. */
+export function createArchiveWeightsSource(archives: AdapterArchiveSource): ReaderWeightsSource {
+  return {
+    async fetch(adapterId) {
+      const archive = await archives.fetch(adapterId);
+      return archive ? weightsText(archive) : undefined;
+    },
+    list: () => archives.list(),
+  };
 }
 
 /** `<dir>/<adapter>.tar` (the trainer's directory storage) or `<dir>/<adapter>.json`. */
 export function createDirectoryWeightsSource(directory: string): ReaderWeightsSource {
-  const read = async (path: string) => {
-    try {
-      return await readFile(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
-    }
-  };
+  const archives = createArchiveWeightsSource(createDirectoryArchiveSource(directory));
   return {
     async fetch(adapterId) {
-      if (!ADAPTER_ID.test(adapterId)) return undefined;
-      const archive = await read(join(directory, `${adapterId}.tar`));
-      if (archive) return weightsText(archive, true);
-      const file = await read(join(directory, `${adapterId}.json`));
-      return file ? weightsText(file, false) : undefined;
+      const fromArchive = await archives.fetch(adapterId);
+      if (fromArchive !== undefined || !ADAPTER_ID.test(adapterId)) return fromArchive;
+      return (await readIfExists(join(directory, `${adapterId}.json`)))?.toString("utf8");
     },
     async list() {
       const names = await readdir(directory).catch(() => [] as string[]);
@@ -59,25 +67,7 @@ export function createDirectoryWeightsSource(directory: string): ReaderWeightsSo
 
 /** The trainer's default storage: object `<adapter>.tar` in a NATS Object Store bucket. */
 export function createObjectStoreWeightsSource(objm: Objm, bucket: string): ReaderWeightsSource {
-  let store: Promise<ObjectStore> | undefined;
-  const open = () => {
-    store ??= objm.create(bucket);
-    store.catch(() => {
-      store = undefined;
-    });
-    return store;
-  };
-  return {
-    async fetch(adapterId) {
-      if (!ADAPTER_ID.test(adapterId)) return undefined;
-      const blob = await (await open()).getBlob(`${adapterId}.tar`);
-      return blob ? weightsText(blob, true) : undefined;
-    },
-    async list() {
-      const infos = await (await open()).list();
-      return infos.filter((i) => !i.deleted && i.name.endsWith(".tar")).map((i) => i.name.slice(0, -4));
-    },
-  };
+  return createArchiveWeightsSource(createObjectStoreArchiveSource(objm, bucket));
 }
 
 export interface ExtractiveBackendOptions {
@@ -105,10 +95,15 @@ export function createExtractiveBackend(options: ExtractiveBackendOptions = {}):
   async function loadAdapter(adapter: string): Promise<ReaderWeights> {
     const model = { backend: name, baseModel: READER_MODEL_NAME, adapter };
     const started = performance.now();
+    const unreadable = (reason: string): never => {
+      events.adapterLoadFailed(model, reason);
+      throw notFound("adapter", `${adapter} (unreadable weights: ${reason})`);
+    };
     let text: string | undefined;
     try {
       text = await options.adapters?.fetch(adapter);
     } catch (error) {
+      if (error instanceof AdapterArchiveError) unreadable(error.message);
       throw unavailable(`reader weights store: ${(error as Error).message}`, error);
     }
     if (text === undefined) throw notFound("adapter", adapter);
@@ -117,9 +112,7 @@ export function createExtractiveBackend(options: ExtractiveBackendOptions = {}):
       events.adapterLoaded(model, (performance.now() - started) / 1000);
       return weights;
     } catch (error) {
-      const reason = (error as Error).message;
-      events.adapterLoadFailed(model, reason);
-      throw notFound("adapter", `${adapter} (unreadable weights: ${reason})`);
+      return unreadable((error as Error).message);
     }
   }
 

@@ -1,8 +1,10 @@
+import { join } from "node:path";
 import { notFound } from "@ragtune/runtime";
 import { LlmError } from "../llm/errors.js";
 import type { OpenAiClient } from "../llm/openai-client.js";
 import type { ModelEntry, SamplingFields } from "../llm/types.js";
 import { chatMessagesForModel, type RenderedRagPrompt } from "../prompt/index.js";
+import type { AdapterDirectory } from "./adapter-directory.js";
 import {
   type AdapterEvents,
   type GenerationBackend,
@@ -27,6 +29,12 @@ export interface OpenAiBackendOptions {
    * e.g. "/models/adapters/{adapter}". Unset: adapters must already be served under their name.
    */
   loraPathTemplate?: string;
+  /**
+   * A folder shared with the server (vLLM) into which an adapter the server does not serve yet is unpacked from the
+   * trainer's archive before it is loaded. With no loraPathTemplate, the server reads it at the same path:
+   * `<dir>/{adapter}`.
+   */
+  adapterDirectory?: AdapterDirectory;
   /** Prompt whose greedy output must differ between base and adapter once an adapter is loaded. */
   canaryPrompt?: string;
   /** How long the /models listing is reused, ms. Default 5000. */
@@ -48,6 +56,9 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
   const events = options.events ?? noAdapterEvents;
   const defaultWindow = options.defaultContextWindow ?? 8192;
   const cacheMs = options.modelsCacheMs ?? 5000;
+  const adapterDirectory = options.adapterDirectory;
+  const loraPathTemplate =
+    options.loraPathTemplate ?? (adapterDirectory ? join(adapterDirectory.dir, "{adapter}") : undefined);
   let listing: { at: number; models: ModelEntry[] } | undefined;
   let refreshing: Promise<ModelEntry[]> | undefined;
   /** Adapters this process loaded and verified, by name; concurrent requests share one load. */
@@ -97,9 +108,11 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
 
   async function loadAndVerify(baseModel: string, adapter: string, signal?: AbortSignal): Promise<void> {
     const ref = { backend: name, baseModel, adapter };
-    const path = options.loraPathTemplate!.replaceAll("{adapter}", adapter);
+    const path = loraPathTemplate!.replaceAll("{adapter}", adapter);
     const started = performance.now();
     try {
+      // Unpacked once per folder: concurrent requests share this load, other replicas find the folder whole.
+      await adapterDirectory?.materialize(adapter);
       try {
         await client.loadLoraAdapter({ lora_name: adapter, lora_path: path }, { signal });
       } catch (error) {
@@ -148,7 +161,7 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
       }
       return resolved;
     }
-    if (!options.loraPathTemplate) throw notFound("adapter", `${adapter} on backend ${name}`);
+    if (!loraPathTemplate) throw notFound("adapter", `${adapter} on backend ${name}`);
     let load = loads.get(adapter);
     if (!load) {
       load = loadAndVerify(base.id, adapter, signal);

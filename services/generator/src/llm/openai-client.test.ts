@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../testing/fake-openai-server.js";
 import { chatChoiceLogprobs, completionChoiceLogprobs } from "./logprobs.js";
@@ -157,13 +160,24 @@ describe("OpenAI-compatible client against the local fake server", () => {
   });
 
   it("loads a LoRA adapter at run time (vLLM API) and lists it with its parent", async () => {
-    await client().loadLoraAdapter({ lora_name: "qa-lora", lora_path: "/adapters/qa-lora" });
-    const models = await client().listModels();
-    const entry = models.data.find((m) => m.id === "qa-lora");
-    assert.equal(entry?.parent, "fake-base");
-    const base = await client().completion({ model: "fake-base", prompt: "same prompt here", temperature: 0 });
-    const tuned = await client().completion({ model: "qa-lora", prompt: "same prompt here", temperature: 0 });
-    assert.notEqual(base.choices[0].text, tuned.choices[0].text);
-    await client().unloadLoraAdapter({ lora_name: "qa-lora" });
+    const dir = await mkdtemp(join(tmpdir(), "ragtune-lora-"));
+    try {
+      await assert.rejects(
+        client().loadLoraAdapter({ lora_name: "qa-lora", lora_path: join(dir, "qa-lora") }),
+        (error: LlmError) => error.status === 404 && /No adapter found/.test(error.message),
+      );
+      await mkdir(join(dir, "qa-lora"));
+      await writeFile(join(dir, "qa-lora", "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 8 }));
+      await client().loadLoraAdapter({ lora_name: "qa-lora", lora_path: join(dir, "qa-lora") });
+      const models = await client().listModels();
+      const entry = models.data.find((m) => m.id === "qa-lora");
+      assert.equal(entry?.parent, "fake-base");
+      const base = await client().completion({ model: "fake-base", prompt: "same prompt here", temperature: 0 });
+      const tuned = await client().completion({ model: "qa-lora", prompt: "same prompt here", temperature: 0 });
+      assert.notEqual(base.choices[0].text, tuned.choices[0].text);
+      await client().unloadLoraAdapter({ lora_name: "qa-lora" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

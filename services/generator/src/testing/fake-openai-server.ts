@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { ChatMessage, TokenLogprob } from "../llm/types.js";
 
 /**
@@ -22,6 +24,8 @@ export interface FakeGenerationInput {
   base: string;
   /** LoRA adapter whose weights are really in effect (undefined when none, or when a load was ignored). */
   adapter?: string;
+  /** The folder that adapter was loaded from (load_lora_adapter's lora_path), when it was loaded at run time. */
+  adapterPath?: string;
   /** The prompt text (chat: messages joined as "role: content" lines). */
   prompt: string;
   messages?: ChatMessage[];
@@ -48,9 +52,10 @@ export interface FakeOpenAiServerOptions {
   /** LoRA adapters already served at start, as name → base model. */
   adapters?: Record<string, string>;
   /**
-   * How POST /v1/load_lora_adapter behaves: "load" serves the adapter (its outputs differ from the
-   * base model's); "ignore" answers 200 but the outputs stay the base model's (what vLLM has done
-   * for paths that did not exist); "reject" answers 400. Default "load".
+   * How POST /v1/load_lora_adapter behaves: "load" reads `<lora_path>/adapter_config.json` as vLLM does
+   * (no such file: 404 "No adapter found"; not JSON: 400) and serves the adapter (its outputs differ
+   * from the base model's); "ignore" answers 200 without looking at the path and the outputs stay the
+   * base model's (what vLLM has done for paths that did not exist); "reject" answers 400. Default "load".
    */
   loraLoading?: "load" | "ignore" | "reject";
   /** When set, every request must carry `Authorization: Bearer <apiKey>` (else 401). */
@@ -139,7 +144,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
     }
 
     if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, listModels());
-    if (req.method === "POST" && path === "/v1/load_lora_adapter") return loadLora(res, body ?? {});
+    if (req.method === "POST" && path === "/v1/load_lora_adapter") return await loadLora(res, body ?? {});
     if (req.method === "POST" && path === "/v1/unload_lora_adapter") {
       const name = String(body?.lora_name ?? "");
       if (!adapters.delete(name)) return sendJson(res, 404, { error: { message: `adapter ${name} not found` } });
@@ -177,7 +182,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
     return { object: "list", data };
   }
 
-  function loadLora(res: ServerResponse, body: Record<string, unknown>) {
+  async function loadLora(res: ServerResponse, body: Record<string, unknown>) {
     const name = typeof body.lora_name === "string" ? body.lora_name : "";
     const path = typeof body.lora_path === "string" ? body.lora_path : "";
     if (!name || !path) return sendJson(res, 400, { error: { message: "lora_name and lora_path are required" } });
@@ -186,6 +191,27 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
     }
     const mode = options.loraLoading ?? "load";
     if (mode === "reject") return sendJson(res, 400, { error: { message: `No adapter found for ${path}` } });
+    if (mode === "load") {
+      let config: string;
+      try {
+        config = await readFile(join(path, "adapter_config.json"), "utf8");
+      } catch {
+        return sendJson(res, 404, {
+          error: {
+            message: `Loading lora ${name} failed: No adapter found for ${path}`,
+            type: "NotFoundError",
+            code: 404,
+          },
+        });
+      }
+      try {
+        JSON.parse(config);
+      } catch (error) {
+        return sendJson(res, 400, {
+          error: { message: `Loading lora ${name} failed: ${(error as Error).message}`, type: "BadRequestError" },
+        });
+      }
+    }
     adapters.set(name, { base: models[0].id, effective: mode === "load", path });
     res.writeHead(200, { "content-type": "text/plain" }).end(`Success: LoRA adapter '${name}' added successfully.`);
   }
@@ -223,6 +249,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
         model,
         base,
         adapter: adapter?.effective ? model : undefined,
+        adapterPath: adapter?.effective ? adapter.path : undefined,
         prompt,
         messages,
         choiceIndex,

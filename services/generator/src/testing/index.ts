@@ -1,4 +1,5 @@
 /** @ragtune/generator/testing: test doubles and fixtures for tests and benchmarks (never used in production paths). */
+export { isConnectError } from "./assertions.js";
 export {
   defaultResponder,
   type FakeGenerationInput,
