@@ -1,4 +1,4 @@
-import { stringSetting, urlSetting } from "@ragtune/runtime";
+import { numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
 
 export const gatewaySettings = {
   retrieverUrl: urlSetting({
@@ -15,7 +15,15 @@ export const gatewaySettings = {
   judgeUrl: urlSetting({ env: "JUDGE_URL", description: "judge base URL", default: "http://127.0.0.1:50054" }),
   workDir: stringSetting({
     env: "GATEWAY_DATA_DIR",
-    description: "where split manifests are written; node agents must be able to read it",
+    description: "where a local record of each split manifest is written (agents read them from NATS)",
     default: ".ragtune/gateway",
+  }),
+  leaseTtlMs: numberSetting({
+    env: "GATEWAY_LEASE_TTL_MS",
+    description:
+      "how long an experiment's lease outlives its gateway replica, ms: another replica adopts the run after it",
+    default: 15_000,
+    min: 1000,
+    integer: true,
   }),
 };

@@ -1,11 +1,13 @@
 /** The gateway process: ExperimentService over a durable experiment store, running experiments across services. */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { ExperimentService } from "@ragtune/contracts/gateway";
 import { GeneratorService } from "@ragtune/contracts/generator";
 import { JudgeService } from "@ragtune/contracts/judge";
 import { RetrieverService } from "@ragtune/contracts/retriever";
 import { TrainerService } from "@ragtune/contracts/trainer";
-import { type BuiltService, createServiceClient, type ServiceContext } from "@ragtune/runtime";
+import { type BuiltService, createKvLease, createServiceClient, type ServiceContext } from "@ragtune/runtime";
 import type { gatewaySettings } from "./config.js";
 import { createKvCellResultStore } from "./experiments/cell-results.js";
 import { ExperimentRunner } from "./experiments/experiment-runner.js";
@@ -13,11 +15,16 @@ import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
 import { createKvExperimentStore } from "./experiments/experiment-store.js";
 import { createObjectStoreManifestStore } from "./experiments/manifest-store.js";
 
+export const LEASES_BUCKET = "ragtune_experiment_leases";
+
 export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promise<BuiltService> {
   const { config } = ctx;
   const auth = { authToken: config.authToken };
   const store = await createKvExperimentStore(ctx.nats);
   const cells = await createKvCellResultStore(ctx.nats);
+  // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
+  const leases = await ctx.nats.kvm.create(LEASES_BUCKET, { history: 1 });
+  const holder = `gateway@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const runner = new ExperimentRunner({
     store,
     cells,
@@ -31,9 +38,11 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
     manifests: createObjectStoreManifestStore(ctx.nats.objm),
     logger: ctx.logger,
     events: ctx.nats,
+    leaseFor: (experimentId) => createKvLease(leases, experimentId, holder, config.leaseTtlMs),
   });
   const resumed = await runner.resumeInterrupted();
   if (resumed.length) ctx.logger.info("resumed interrupted experiments", { experiments: resumed });
+  runner.adoptOrphanedRuns(config.leaseTtlMs);
   return {
     services: [{ service: ExperimentService, impl: new ExperimentServiceImpl(store, cells, runner) }],
     onShutdown: () => runner.stopAll(),

@@ -9,7 +9,7 @@ import type { Client } from "@connectrpc/connect";
 import { ExperimentChangedSchema } from "@ragtune/contracts/events";
 import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
 import type { RetrieverService } from "@ragtune/contracts/retriever";
-import { type Logger, type NatsHandle, withSpan } from "@ragtune/runtime";
+import { type Lease, type Logger, type NatsHandle, withSpan } from "@ragtune/runtime";
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
 import { enumerateCells } from "./cells.js";
@@ -31,10 +31,16 @@ export interface ExperimentRunnerDeps {
   manifests?: ManifestStore;
   logger: Logger;
   events?: Pick<NatsHandle, "publishEvent">;
+  /**
+   * One lease per experiment among gateway replicas: only its holder runs the experiment, renews it while it does,
+   * and stops when it loses it; a replica that dies lets it lapse and another adopts the run. Without: one gateway.
+   */
+  leaseFor?: (experimentId: string) => Lease;
 }
 
 export class ExperimentRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private adoptTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: ExperimentRunnerDeps) {}
 
@@ -48,15 +54,48 @@ export class ExperimentRunner {
       e.state = ExperimentState.RUNNING;
       e.error = "";
     });
-    if (!this.running.has(id)) {
-      const controller = new AbortController();
-      // A run outlives the StartExperiment call: its span starts a trace of its own rather than hang off that call.
-      const done = context
-        .with(ROOT_CONTEXT, () => this.run(id, controller.signal))
-        .finally(() => this.running.delete(id));
-      this.running.set(id, { controller, done });
-    }
+    await this.launch(id);
     return experiment;
+  }
+
+  /** Runs the experiment here unless it already runs here or another replica holds its lease; true if here. */
+  private async launch(id: string): Promise<boolean> {
+    if (this.running.has(id)) return true;
+    const lease = this.deps.leaseFor?.(id);
+    if (lease && (await lease.claim()) === "held-elsewhere") return false;
+    if (this.running.has(id)) return true; // started meanwhile by a concurrent call
+    const controller = new AbortController();
+    const renewal = lease && this.keepLease(id, lease, controller);
+    // A run outlives the StartExperiment call: its span starts a trace of its own rather than hang off that call.
+    const done = context
+      .with(ROOT_CONTEXT, () => this.run(id, controller.signal))
+      .finally(async () => {
+        clearInterval(renewal);
+        this.running.delete(id);
+        await lease?.release().catch(() => {});
+      });
+    this.running.set(id, { controller, done });
+    return true;
+  }
+
+  /**
+   * Renews the lease at a third of its time to live; stops the run when the lease went to another replica or the
+   * record no longer says RUNNING (cancelled through another replica).
+   */
+  private keepLease(id: string, lease: Lease, controller: AbortController): NodeJS.Timeout {
+    const timer = setInterval(async () => {
+      try {
+        const [claimed, record] = await Promise.all([lease.claim(), this.deps.store.get(id)]);
+        if (claimed === "held-elsewhere") controller.abort(new Error("lease taken over by another gateway"));
+        else if (record && record.state !== ExperimentState.RUNNING) {
+          controller.abort(new Error(`experiment is ${ExperimentState[record.state]} now`));
+        }
+      } catch (error) {
+        this.deps.logger.warn("could not renew the experiment lease", { experiment: id, error: String(error) });
+      }
+    }, lease.ttlMs / 3);
+    timer.unref();
+    return timer;
   }
 
   /** Stops a run here; the caller records the CANCELLED state. */
@@ -67,14 +106,28 @@ export class ExperimentRunner {
     await run.done;
   }
 
-  /** Resumes the runs a previous gateway process left RUNNING. */
+  /** Resumes the runs left RUNNING that no live gateway holds (a previous process, or a replica that died). */
   async resumeInterrupted(): Promise<string[]> {
-    const interrupted = (await this.deps.store.list()).filter((e) => e.state === ExperimentState.RUNNING);
-    for (const e of interrupted) await this.start(e.experimentId);
-    return interrupted.map((e) => e.experimentId);
+    const interrupted = (await this.deps.store.list()).filter(
+      (e) => e.state === ExperimentState.RUNNING && !this.running.has(e.experimentId),
+    );
+    const adopted: string[] = [];
+    for (const e of interrupted) if (await this.launch(e.experimentId)) adopted.push(e.experimentId);
+    return adopted;
+  }
+
+  /** With leases: looks for runs whose lease lapsed (their gateway died) every time to live, and adopts them. */
+  adoptOrphanedRuns(intervalMs: number): void {
+    this.adoptTimer = setInterval(() => {
+      this.resumeInterrupted()
+        .then((adopted) => adopted.length && this.deps.logger.info("adopted experiment runs", { adopted }))
+        .catch((error) => this.deps.logger.warn("could not look for orphaned runs", { error: String(error) }));
+    }, intervalMs);
+    this.adoptTimer.unref();
   }
 
   async stopAll(): Promise<void> {
+    clearInterval(this.adoptTimer);
     for (const { controller } of this.running.values()) controller.abort(new Error("gateway shutting down"));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
@@ -148,6 +201,7 @@ export class ExperimentRunner {
             }
           }
           await this.update(id, (e) => {
+            if (e.state !== ExperimentState.RUNNING) return; // cancelled through another replica meanwhile
             e.state = failures.length ? ExperimentState.FAILED : ExperimentState.SUCCEEDED;
             e.error = failures.join("\n");
             e.currentStage = "";
@@ -162,6 +216,7 @@ export class ExperimentRunner {
           }
           logger.error("experiment failed", { experiment: id, error });
           await this.update(id, (e) => {
+            if (e.state !== ExperimentState.RUNNING) return;
             e.state = ExperimentState.FAILED;
             e.error = [...failures, (error as Error).message].join("\n");
           });

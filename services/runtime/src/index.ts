@@ -3,6 +3,7 @@ export * from "./config.js";
 export * from "./errors.js";
 export * from "./health.js";
 export * from "./interceptors.js";
+export * from "./lease.js";
 export * from "./local-nats.js";
 export * from "./logger.js";
 export * from "./nats.js";
