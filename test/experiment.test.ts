@@ -7,10 +7,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Experiment, ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
-import { ScoringMode } from "@ragtune/contracts/judge";
 import { TrainerService } from "@ragtune/contracts/trainer";
 import { createServiceClient } from "@ragtune/runtime";
 import { type OtlpReceiver, startOtlpReceiver } from "./support/otlp-receiver.js";
+import { readerExperimentSpec } from "./support/reader-experiment.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
 import { writeSyntheticBioAsq } from "./support/synthetic-bioasq.js";
 
@@ -37,15 +37,7 @@ describe("an experiment across every service", () => {
     await receiver.close();
   });
 
-  const spec = (sizes: number[]) => ({
-    name: "e2e",
-    datasets: [{ format: "bioasq", paths: [dataDir] }],
-    baseModels: [{ baseModel: "extractive-reader", backend: "extractive" }],
-    finetuneSizes: sizes,
-    evalSize: 20,
-    seed: 3n,
-    judge: { mode: ScoringMode.REFERENCE, repeats: 3 },
-  });
+  const spec = (sizes: number[]) => readerExperimentSpec({ name: "e2e", dataDir, sizes, seed: 3n });
 
   it("runs the grid, fine-tunes on held-out pools, and reports paired differences", async () => {
     const gateway = createServiceClient(ExperimentService, url("gateway"));

@@ -9,10 +9,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Experiment, ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
-import { ScoringMode } from "@ragtune/contracts/judge";
 import { stackServices } from "@ragtune/gateway";
 import { type LocalStack, startLocalStack } from "@ragtune/gateway/local-stack";
 import { createServiceClient } from "@ragtune/runtime";
+import { readerExperimentSpec } from "./support/reader-experiment.js";
 import { startTestStack, type TestStack } from "./support/stack.js";
 import { writeSyntheticBioAsq } from "./support/synthetic-bioasq.js";
 
@@ -54,15 +54,7 @@ describe("gateway replicas", () => {
   const gatewayA = () => stack.processes.find((p) => p.service.name === "gateway")!;
   const clientA = () => createServiceClient(ExperimentService, gatewayA().url);
   const clientB = () => createServiceClient(ExperimentService, second.processes[0].url);
-  const spec = (sizes: number[]) => ({
-    name: "replicas",
-    datasets: [{ format: "bioasq", paths: [dataDir] }],
-    baseModels: [{ baseModel: "extractive-reader", backend: "extractive" }],
-    finetuneSizes: sizes,
-    evalSize: 20,
-    seed: 5n,
-    judge: { mode: ScoringMode.REFERENCE, repeats: 3 },
-  });
+  const spec = (sizes: number[]) => readerExperimentSpec({ name: "replicas", dataDir, sizes, seed: 5n });
   const cellsDoneIn = (logs: string[], experimentId: string) =>
     logs.filter((line) => line.includes('"cell done"') && line.includes(`"${experimentId}"`)).length;
 
