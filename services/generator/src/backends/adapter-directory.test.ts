@@ -1,7 +1,7 @@
 /** Unpacking the trainer's adapter archives into a folder vLLM reads: once, atomically, and never outside it. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,7 +10,7 @@ import { Code } from "@ragtune/runtime";
 import { archiveDirectory } from "../../../trainer/src/agent/adapter-archive.js";
 import { isConnectError } from "../testing/assertions.js";
 import type { AdapterArchiveSource } from "./adapter-archives.js";
-import { createAdapterDirectory } from "./adapter-directory.js";
+import { createAdapterDirectory, STALE_PARTIAL_MS } from "./adapter-directory.js";
 
 /** Archives in memory, counting fetches. */
 function memorySource(archives: Record<string, Uint8Array>) {
@@ -77,6 +77,19 @@ describe("adapter directory (unpacking PEFT adapter archives for vLLM)", () => {
     ]);
     assert.equal(one, two);
     assert.deepEqual(await readdir(dir), ["qa-500"]);
+  });
+
+  it("clears partial folders a dead process left, but not one another replica is writing", async () => {
+    const dir = join(work, "stale");
+    const stale = join(dir, ".qa-1000.partial-dead01");
+    const fresh = join(dir, ".qa-1000.partial-live01");
+    await mkdir(stale, { recursive: true });
+    await mkdir(fresh, { recursive: true });
+    const old = new Date(Date.now() - STALE_PARTIAL_MS - 60_000);
+    await utimes(stale, old, old);
+    const { source } = memorySource({ "qa-1000": good });
+    await createAdapterDirectory({ dir, archives: source }).materialize("qa-1000");
+    assert.deepEqual((await readdir(dir)).sort(), [".qa-1000.partial-live01", "qa-1000"]);
   });
 
   it("refuses links, garbage, truncation and non-PEFT archives, leaving no folder behind", async () => {

@@ -4,7 +4,7 @@
  * folders only, no path leaves the adapter's folder) and atomic (a hidden temporary folder renamed into place), so
  * a reader of `<dir>` sees either no adapter folder or a whole one.
  */
-import { chmod, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Code, ConnectError, failedPrecondition, notFound, unavailable } from "@ragtune/runtime";
 import { ADAPTER_ID, AdapterArchiveError, type AdapterArchiveSource } from "./adapter-archives.js";
@@ -77,6 +77,20 @@ async function pathKind(path: string): Promise<"file" | "directory" | "other" | 
   }
 }
 
+/** A partial folder older than this was left by a process that died mid-unpack (a live unpack takes seconds). */
+export const STALE_PARTIAL_MS = 10 * 60_000;
+
+/** Removes `.<adapter>.partial-*` folders older than STALE_PARTIAL_MS; fresher ones may be another replica's. */
+async function removeStalePartials(dir: string, adapterId: string, now = Date.now()): Promise<void> {
+  const prefix = `.${adapterId}.partial-`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_PARTIAL_MS) await rm(path, { recursive: true, force: true });
+  }
+}
+
 export interface AdapterDirectory {
   /** The folder adapters are unpacked into (absolute). */
   readonly dir: string;
@@ -116,6 +130,7 @@ export function createAdapterDirectory(options: { dir: string; archives: Adapter
     let partial: string | undefined;
     try {
       await mkdir(dir, { recursive: true });
+      await removeStalePartials(dir, adapterId);
       partial = await mkdtemp(join(dir, `.${adapterId}.partial-`));
       const files = await extractAdapterArchive(archive, partial);
       if (!files.includes(PEFT_CONFIG_FILE)) {
