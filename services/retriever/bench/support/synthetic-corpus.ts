@@ -1,15 +1,5 @@
 /** A seeded synthetic corpus with a Zipf-like vocabulary, generated lazily so that it never sits in memory whole. */
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "@ragtune/runtime";
 
 const SYLLABLES = "ka lo mi ne su ta ri po ve da zu ho bi ge fa ly qu ox en ar".split(" ");
 
@@ -21,7 +11,7 @@ export interface SyntheticCorpus {
 }
 
 export function createSyntheticCorpus(seed: number, vocabularySize = 20_000): SyntheticCorpus {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const vocabulary = Array.from({ length: vocabularySize }, (_, i) => {
     let word = "";
     for (let n = i + 1; n > 0; n = Math.floor(n / SYLLABLES.length)) word += SYLLABLES[n % SYLLABLES.length];
