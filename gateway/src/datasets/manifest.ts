@@ -143,11 +143,14 @@ export function verifyManifest(manifest: SplitManifest): ManifestVerification {
   return { ok: problems.length === 0, problems };
 }
 
-export async function writeManifest(path: string, manifest: SplitManifest): Promise<void> {
+/** Writes the manifest; resolves with the bytes written (what its sha256 and any copy of it are taken from). */
+export async function writeManifest(path: string, manifest: SplitManifest): Promise<Uint8Array> {
+  const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   // Written beside and renamed, so a reader never sees half a manifest.
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(temporary, bytes);
   await rename(temporary, path);
+  return bytes;
 }
 
 /** Reads a manifest and verifies it; throws listing every problem. */

@@ -4,7 +4,7 @@
  * asked or trained on. Every step is deterministic or idempotent, so a resumed run repeats it safely.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
@@ -107,8 +107,7 @@ export async function prepareDataset(options: {
   const dir = join(options.workDir, options.experimentId);
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, `${dataset.name}.split.json`);
-  await writeManifest(manifestPath, manifest);
-  const bytes = await readFile(manifestPath);
+  const bytes = await writeManifest(manifestPath, manifest);
   const manifestSha256 = createHash("sha256").update(bytes).digest("hex");
   const manifestUri = options.manifests
     ? await options.manifests.publish(`${options.experimentId}.${dataset.name}.split.json`, bytes)
