@@ -5,7 +5,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Experiment, ExperimentSchema } from "@ragtune/contracts/gateway";
 import type { KV } from "@nats-io/kv";
-import type { NatsHandle } from "@ragtune/runtime";
+import { type NatsHandle, waitForWake } from "@ragtune/runtime";
 
 export const EXPERIMENTS_BUCKET = "ragtune_experiments";
 
@@ -110,9 +110,8 @@ export function createMemoryExperimentStore(): ExperimentStore {
             last = data;
             yield decode(data);
           }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            signal.addEventListener("abort", () => resolve(), { once: true });
+          await waitForWake(signal, (woken) => {
+            wake = woken;
           });
         }
       } finally {

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@ragtune/contracts/grpc-health";
+import { waitForWake } from "./wake.js";
 
 export { ServingStatus };
 
@@ -135,14 +136,8 @@ export function createHealthService(state: HealthState): Partial<ServiceImpl<typ
             last = status;
             yield { status };
           }
-          // One abort listener per wait, removed when woken: a long watch must not pile them up.
-          await new Promise<void>((resolve) => {
-            const woken = () => {
-              ctx.signal.removeEventListener("abort", woken);
-              resolve();
-            };
+          await waitForWake(ctx.signal, (woken) => {
             wake = woken;
-            ctx.signal.addEventListener("abort", woken, { once: true });
           });
         }
       } finally {

@@ -13,3 +13,4 @@ export * from "./server.js";
 export * from "./telemetry.js";
 export * from "./validation.js";
 export * from "./statistics.js";
+export * from "./wake.js";

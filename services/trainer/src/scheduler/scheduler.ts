@@ -28,6 +28,7 @@ import {
   type Logger,
   notFound,
   unavailable,
+  waitForWake,
 } from "@ragtune/runtime";
 import { CPU_JOB_HOST_BYTES, estimateTrainingMemory, formatBytes } from "../estimate/memory-estimate.js";
 import type { TrainerEvents } from "../events/trainer-events.js";
@@ -331,14 +332,8 @@ export class TrainerScheduler {
       if (isTerminal(first)) return;
       while (!signal?.aborted) {
         if (queue.length === 0) {
-          // One abort listener per wait, removed when woken: a long watch must not pile them up on the signal.
-          await new Promise<void>((resolve) => {
-            const woken = () => {
-              signal?.removeEventListener("abort", woken);
-              resolve();
-            };
+          await waitForWake(signal, (woken) => {
             wake = woken;
-            signal?.addEventListener("abort", woken, { once: true });
           });
           wake = undefined;
         }
