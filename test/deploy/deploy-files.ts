@@ -25,10 +25,10 @@ export type ProcessName = "retriever" | "trainer" | "generator" | "judge" | "gat
 
 const settingNames = (spec: Record<string, Setting<any>>) => Object.values(spec).map((setting) => setting.env);
 
-/** OTEL_* variables services/runtime/src/telemetry.ts reads (every server and the node agent call initTelemetry). */
+/** OTEL_* variables packages/runtime/src/telemetry.ts reads (every server and the node agent call initTelemetry). */
 export const telemetryEnv = [
   ...new Set(
-    [...readRepoFile("services/runtime/src/telemetry.ts").matchAll(/\benv\.(OTEL_[A-Z0-9_]+)/g)].map((m) => m[1]),
+    [...readRepoFile("packages/runtime/src/telemetry.ts").matchAll(/\benv\.(OTEL_[A-Z0-9_]+)/g)].map((m) => m[1]),
   ),
 ];
 

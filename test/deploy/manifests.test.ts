@@ -116,7 +116,7 @@ describe("deploy/Dockerfile", () => {
   });
 
   it("keeps host builds out of the context: node_modules (other platform's binaries), generated code, .git", () => {
-    for (const path of ["node_modules", "services/runtime/node_modules", "services/contracts/src/gen", ".git"]) {
+    for (const path of ["node_modules", "packages/runtime/node_modules", "packages/contracts/src/gen", ".git"]) {
       assert.ok(isIgnored(path), `.dockerignore excludes ${path}`);
     }
     for (const path of ["proto/ragtune/common/v1", "buf.gen.yaml", "third_party/proto", "scripts/run-tests.mjs"]) {
