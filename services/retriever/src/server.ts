@@ -1,11 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { RetrieverService } from "@ragtune/contracts/retriever";
-import { type BuiltService, failedPrecondition, type ServiceContext } from "@ragtune/runtime";
+import { type BuiltService, ConfigError, failedPrecondition, type Logger, type ServiceContext } from "@ragtune/runtime";
 import { LanceDbBackend } from "./backend/lancedb/lancedb-backend.js";
 import { QdrantBackend } from "./backend/qdrant/qdrant-backend.js";
 import type { VectorStoreBackend } from "./backend/vector-store-backend.js";
 import type { retrieverSettings } from "./config.js";
 import type { Embedder } from "./embeddings/embedder.js";
+import { createGloveEmbedder } from "./embeddings/glove-embedder.js";
 import { createOpenAiEmbedder } from "./embeddings/openai-embedder.js";
 import { RetrieverServiceImpl } from "./service/retriever-service.js";
 
@@ -27,8 +28,20 @@ export async function createBackendFromConfig(config: RetrieverConfig): Promise<
   });
 }
 
-export function createEmbedderFromConfig(config: RetrieverConfig): Embedder | undefined {
-  if (!config.embeddingsUrl) return undefined;
+/** The embedder named by RETRIEVER_EMBEDDER (unset: the endpoint when one is configured), or none. */
+export function createEmbedderFromConfig(config: RetrieverConfig, logger?: Logger): Embedder | undefined {
+  const choice = config.embedder ?? (config.embeddingsUrl ? "openai" : "none");
+  if (choice === "glove") {
+    const glove = createGloveEmbedder({ cacheDir: config.gloveCacheDir, url: config.gloveUrl, logger });
+    // Load in the background so the first dense call does not wait for it; lexical search never does.
+    glove.ready().then(
+      () => logger?.info("word vectors loaded", { model: glove.model }),
+      (error) => logger?.error("word vectors unavailable; dense search fails until they load", { error }),
+    );
+    return glove;
+  }
+  if (choice === "none") return undefined;
+  if (!config.embeddingsUrl) throw new ConfigError("RETRIEVER_EMBEDDER", "openai needs RETRIEVER_EMBEDDINGS_URL");
   return createOpenAiEmbedder({
     url: config.embeddingsUrl,
     model: config.embeddingsModel,
@@ -42,7 +55,7 @@ export async function build(ctx: RetrieverContext): Promise<BuiltService> {
   const backend = await createBackendFromConfig(ctx.config);
   const impl = new RetrieverServiceImpl({
     backend,
-    embedder: createEmbedderFromConfig(ctx.config),
+    embedder: createEmbedderFromConfig(ctx.config, ctx.logger),
     events: ctx.nats,
     logger: ctx.logger,
   });

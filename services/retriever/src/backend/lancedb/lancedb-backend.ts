@@ -1,6 +1,8 @@
 import { stat } from "node:fs/promises";
 import * as lancedb from "@lancedb/lancedb";
 import { describeAll, describeFromStats } from "../collection-info.js";
+import type { Bm25Parameters } from "../../lexical/bm25-index.js";
+import { compareRanked } from "../../lexical/top-k.js";
 import { fuseByReciprocalRank } from "../reciprocal-rank-fusion.js";
 import {
   type CollectionInfo,
@@ -24,14 +26,15 @@ import {
   rowToChunk,
   SPEC_METADATA_KEY,
 } from "./lancedb-schema.js";
+import { LexicalIndexes } from "./lexical-indexes.js";
 
 export interface LanceDbBackendOptions {
   /** Directory (or LanceDB URI) holding one table per collection. */
   uri: string;
   /** Candidates taken from each list before fusing hybrid results, at least topK. Default 50. */
   hybridCandidates?: number;
-  /** Rows written without an index before the FTS index is brought up to date. Default 20,000. */
-  reindexEveryRows?: number;
+  /** BM25 parameters of lexical search. Default k1 0.9, b 0.4. */
+  bm25?: Bm25Parameters;
   /** LanceDB's index cache, bytes. Default 512 MiB (LanceDB's own default, 6 GiB, lets RSS grow with the corpus). */
   indexCacheBytes?: number;
   /** LanceDB's file-metadata cache, bytes. Default 128 MiB (LanceDB's own: 1 GiB). */
@@ -43,23 +46,28 @@ export interface LanceDbBackendOptions {
   readConsistencySeconds?: number;
 }
 
-/** The embedded default: LanceDB tables on local disk, BM25 through its full-text index, cosine kNN when dense. */
+/**
+ * The embedded default: LanceDB tables on local disk; lexical search by an exact in-memory BM25 index over every
+ * row (LanceDB's own full-text index scores indexed and unindexed rows apart, so it could not rank a collection
+ * that is still being written); exact cosine kNN when dense.
+ */
 export class LanceDbBackend implements VectorStoreBackend {
   readonly kind = "lancedb";
   private readonly tables = new Map<string, Promise<lancedb.Table>>();
-  private readonly unindexedRows = new Map<string, number>();
+  private readonly lexicalIndexes: LexicalIndexes;
   /** A collection's spec never changes after creation, so it is read from the table schema once. */
   private readonly specs = new Map<string, CollectionSpec>();
 
   private constructor(
     private readonly db: lancedb.Connection,
-    private readonly options: Required<LanceDbBackendOptions>,
-  ) {}
+    private readonly options: Required<Omit<LanceDbBackendOptions, "bm25">> & Pick<LanceDbBackendOptions, "bm25">,
+  ) {
+    this.lexicalIndexes = new LexicalIndexes(options.bm25);
+  }
 
   static async open(options: LanceDbBackendOptions): Promise<LanceDbBackend> {
     const resolved = {
       hybridCandidates: 50,
-      reindexEveryRows: 20_000,
       indexCacheBytes: 512 * 2 ** 20,
       metadataCacheBytes: 128 * 2 ** 20,
       readConsistencySeconds: 1,
@@ -79,7 +87,6 @@ export class LanceDbBackend implements VectorStoreBackend {
     if (existing) return { created: false, collection: existing };
     try {
       const table = await this.db.createEmptyTable(spec.name, chunkTableSchema(spec), { mode: "create" });
-      await table.createIndex("text", { config: lancedb.Index.fts() });
       this.tables.set(spec.name, Promise.resolve(table));
       return { created: true, collection: spec };
     } catch (error) {
@@ -94,7 +101,7 @@ export class LanceDbBackend implements VectorStoreBackend {
     if (!(await this.exists(name))) return false;
     this.tables.delete(name);
     this.specs.delete(name);
-    this.unindexedRows.delete(name);
+    this.lexicalIndexes.forget(name);
     await this.db.dropTable(name);
     return true;
   }
@@ -118,37 +125,44 @@ export class LanceDbBackend implements VectorStoreBackend {
     const dense = spec.embeddingDimensions > 0;
     const rows = documents.flatMap((d) => d.chunks.map((c) => chunkToRow(c, dense)));
     const where = documentIdsWhere(documents.map((d) => d.documentId));
+    const before = await table.version();
     if (rows.length === 0) {
       await table.delete(where);
-      return;
+    } else {
+      // One merge-insert is one commit: new chunks in, same-id chunks updated, and the documents' chunks that
+      // the new version no longer has deleted, so a re-ingested shorter document leaves no stale tail.
+      await table
+        .mergeInsert("id")
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete({ where })
+        .execute(rows);
     }
-    // One merge-insert is one commit: new chunks in, same-id chunks updated, and the documents' chunks that
-    // the new version no longer has deleted, so a re-ingested shorter document leaves no stale tail.
-    await table
-      .mergeInsert("id")
-      .whenMatchedUpdateAll()
-      .whenNotMatchedInsertAll()
-      .whenNotMatchedBySourceDelete({ where })
-      .execute(rows);
-    await this.noteWrites(collection, table, rows.length);
+    this.lexicalIndexes.afterWrite(collection, before, await table.version(), (index) => {
+      for (const document of documents) index.upsertDocument(document.documentId, document.chunks);
+    });
   }
 
   async deleteDocuments(collection: string, documentIds: string[]): Promise<number> {
     if (documentIds.length === 0) return 0;
     const table = await this.table(collection);
+    const before = await table.version();
     const result = await table.delete(documentIdsWhere(documentIds));
+    this.lexicalIndexes.afterWrite(collection, before, await table.version(), (index) => {
+      for (const documentId of documentIds) index.removeDocument(documentId);
+    });
     return Number((result as { numDeletedRows?: number }).numDeletedRows ?? 0);
   }
 
   async search(collection: string, query: SearchQuery): Promise<ScoredChunk[]> {
     const table = await this.table(collection);
+    if (query.mode === "lexical") return this.lexical(table, query.text, query.topK, query.filter);
     const where = metadataWhere(query.filter);
-    if (query.mode === "lexical") return this.lexical(table, query.text, query.topK, where);
     const vector = denseQueryVector(collection, await this.specOf(table), query);
     if (query.mode === "dense") return this.dense(table, vector, query.topK, where);
     const depth = Math.max(query.topK, this.options.hybridCandidates);
     const [lexical, dense] = await Promise.all([
-      this.lexical(table, query.text, depth, where),
+      this.lexical(table, query.text, depth, query.filter),
       this.dense(table, vector, depth, where),
     ]);
     return fuseByReciprocalRank([lexical, dense], query.topK);
@@ -182,24 +196,23 @@ export class LanceDbBackend implements VectorStoreBackend {
 
   async close(): Promise<void> {
     this.tables.clear();
+    this.lexicalIndexes.clear();
     this.db.close();
   }
 
-  /** Brings the full-text index up to date with every row written so far (also compacts small fragments). */
+  /** Compacts small fragments and prunes old versions (search results do not depend on it). */
   async optimize(collection: string): Promise<void> {
     const table = await this.table(collection);
     await table.optimize();
-    this.unindexedRows.set(collection, 0);
   }
 
-  private async lexical(table: lancedb.Table, text: string, limit: number, where?: string): Promise<ScoredChunk[]> {
-    let query = table.query().fullTextSearch(text, { columns: ["text"] });
-    if (where) query = query.where(where);
-    const rows = await query
-      .select([...RESULT_COLUMNS, "_score"])
-      .limit(limit)
-      .toArray();
-    return rows.map((row) => ({ chunk: rowToChunk(row), score: row._score }));
+  private async lexical(
+    table: lancedb.Table,
+    text: string,
+    limit: number,
+    filter: Record<string, string>,
+  ): Promise<ScoredChunk[]> {
+    return (await this.lexicalIndexes.current(table)).search(text, limit, filter);
   }
 
   private async dense(table: lancedb.Table, vector: number[], limit: number, where?: string): Promise<ScoredChunk[]> {
@@ -209,16 +222,10 @@ export class LanceDbBackend implements VectorStoreBackend {
       .select([...RESULT_COLUMNS, "_distance"])
       .limit(limit)
       .toArray();
-    return rows.map((row) => ({ chunk: rowToChunk(row), score: 1 - row._distance }));
-  }
-
-  /** LanceDB searches unindexed rows by brute force; keep that tail short by refreshing the index now and then. */
-  private async noteWrites(collection: string, table: lancedb.Table, rows: number): Promise<void> {
-    const pending = (this.unindexedRows.get(collection) ?? 0) + rows;
-    this.unindexedRows.set(collection, pending);
-    if (pending < this.options.reindexEveryRows) return;
-    this.unindexedRows.set(collection, 0);
-    await table.optimize();
+    // Exhaustive (no ANN index is built), so exact; re-sorted so that equal distances come back in id order.
+    return rows
+      .map((row) => ({ chunk: rowToChunk(row), score: 1 - row._distance }))
+      .sort((a, b) => compareRanked({ score: a.score, id: a.chunk.id }, { score: b.score, id: b.chunk.id }));
   }
 
   private async exists(name: string): Promise<boolean> {

@@ -13,7 +13,8 @@ import { type FakeQdrantServer, startFakeQdrantServer } from "../../../test/supp
 import { freePort } from "@ragtune/runtime";
 import { BackendUnavailableError } from "../vector-store-backend.js";
 import { QdrantBackend } from "./qdrant-backend.js";
-import { encodeDocument, encodeQuery, tokenize } from "./sparse-bm25.js";
+import { tokenize } from "../../lexical/tokenize.js";
+import { encodeDocument, encodeQuery } from "./sparse-bm25.js";
 
 const openApi = resolve(fileURLToPath(import.meta.url), "../../../../../../../shared/qdrant/openapi-v1.19.x.json");
 const noOpenApi = existsSync(openApi)

@@ -3,6 +3,7 @@
  * IDF (the sparse vector is created with `modifier: "idf"`), which together give BM25 scores. Terms are hashed to
  * 32-bit indices, so no vocabulary has to be shared between writers.
  */
+import { tokenize } from "../../lexical/tokenize.js";
 
 export interface SparseVector {
   indices: number[];
@@ -13,22 +14,6 @@ export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
 /** Assumed mean document length in terms; a 1,500-character chunk holds about this many after stop words. */
 export const BM25_AVERAGE_LENGTH = 256;
-
-const STOP_WORDS = new Set(
-  (
-    "a an and are as at be but by for from has have he her his i if in into is it its of on or our she so such " +
-    "that the their them then there these they this those to was we were what when where which who whom why will " +
-    "with you your"
-  ).split(" "),
-);
-
-export function tokenize(text: string): string[] {
-  return text
-    .normalize("NFKC")
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((t) => t.length > 0 && !STOP_WORDS.has(t));
-}
 
 /** FNV-1a, 32 bits: a stable term → index map. */
 export function termIndex(term: string): number {
