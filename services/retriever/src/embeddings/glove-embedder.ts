@@ -1,4 +1,4 @@
-import { tokenize } from "../backend/qdrant/sparse-bm25.js";
+import { tokenize } from "../lexical/tokenize.js";
 import type { Embedder } from "./embedder.js";
 import { type GloveVectorsOptions, loadGloveVectors, WINK_EMBEDDINGS } from "./glove-vectors.js";
 import { createSifEncoder, type SifEncoder } from "./sif.js";
