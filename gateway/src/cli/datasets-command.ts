@@ -10,7 +10,7 @@ import {
   readManifest,
   splitDataset,
   writeManifest,
-} from "../datasets/index.js";
+} from "@ragtune/datasets";
 
 export const datasetsUsage = `usage:
   ragtune datasets download <${DATASET_NAMES.join("|")}> [--from PATH] [--cache DIR]

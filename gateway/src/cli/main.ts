@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { serverServices, stackServices, tsxNodeArgs } from "../stack.js";
 import { startLocalStack } from "./local-stack.js";
 import { datasetsCommand } from "./datasets-command.js";
+import { demoCorpusCommand } from "./demo-corpus-command.js";
 import { runExperimentCommand } from "./run-experiment.js";
 
 const usage = `usage: ragtune <command>
@@ -16,6 +17,7 @@ commands:
   status    health of every service at its address (<SERVICE>_URL or the local default)
   agent     run a trainer node agent on this machine (TRAINER_URL, AGENT_* settings)
   datasets  download, split and verify datasets (datasets --help)
+  demo-corpus  write the fictional demo corpus (demo-corpus --help); run uses it when no datasets are found
 `;
 
 async function up(): Promise<void> {
@@ -77,6 +79,9 @@ try {
       break;
     case "datasets":
       process.exit(await datasetsCommand(process.argv.slice(3)));
+      break;
+    case "demo-corpus":
+      process.exit(await demoCorpusCommand(process.argv.slice(3)));
       break;
     case "run":
       process.exit(await runExperimentCommand(process.argv.slice(3)));

@@ -5,6 +5,7 @@
  * scorer as judge. Writes results.csv, results.json and report.html.
  */
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
@@ -12,15 +13,23 @@ import { ScoringMode } from "@ragtune/contracts/judge";
 import { createServiceClient } from "@ragtune/runtime";
 import { writeReport } from "../reports/write-report.js";
 import { methodLabel } from "../reports/results-csv.js";
-import { repoRoot } from "../stack.js";
+import {
+  DATASET_FOLDERS,
+  DEMO_DATASETS,
+  describeRun,
+  REAL_DATA_DEFAULT_DATASETS,
+  resolveDataSource,
+  standIns,
+} from "./data-source.js";
 import { startLocalStack } from "./local-stack.js";
 
-const DATASET_FOLDERS: Record<string, string> = { bioasq: "bioasq", "nq-open": "nq", nq: "nq", qasper: "qasper" };
-
 export const runUsage = `usage: ragtune run [options]
-  --data DIR         folder with bioasq/, nq/, qasper/ (default: RAGTUNE_DATASETS_DIR, ../shared/datasets, .ragtune/datasets)
-  --datasets LIST    comma-separated from bioasq, nq-open, qasper (default: bioasq,nq-open; the Qasper sample has
-                     36 questions, too few for 200-pair pools: add it with smaller --sizes)
+  --data DIR         folder with bioasq/, nq/, qasper/ (default: RAGTUNE_DATASETS_DIR, ../shared/datasets,
+                     .ragtune/datasets; when none holds a dataset: the fictional demo corpus, written once into
+                     .ragtune/demo-corpus/ — see \`ragtune demo-corpus\`)
+  --datasets LIST    comma-separated from bioasq, nq-open, qasper (default: bioasq,nq-open; on the demo corpus
+                     all three; the Qasper sample has 36 questions, too few for 200-pair pools: add it with
+                     smaller --sizes)
   --sizes LIST       fine-tuning pool sizes, 0 = base model (default: 0,200,500,1000)
   --eval-size N      evaluation questions per dataset (default: 200; 0 = all not in a pool)
   --repeats N        judge repeats per answer (default: 10)
@@ -30,11 +39,6 @@ export const runUsage = `usage: ragtune run [options]
   --id ID            experiment id; an existing id resumes that run (default: run-<timestamp>)
   --out DIR          where the report goes (default: .ragtune/reports/<id>)
 `;
-
-function defaultDataDir(): string {
-  const candidates = [process.env.RAGTUNE_DATASETS_DIR, join(repoRoot, "../shared/datasets"), ".ragtune/datasets"];
-  return resolve(candidates.find((c) => c && existsSync(c)) ?? ".ragtune/datasets");
-}
 
 const judgeModes: Record<string, ScoringMode> = {
   reference: ScoringMode.REFERENCE,
@@ -48,7 +52,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       data: { type: "string" },
-      datasets: { type: "string", default: "bioasq,nq-open" },
+      datasets: { type: "string" },
       sizes: { type: "string", default: "0,200,500,1000" },
       "eval-size": { type: "string", default: "200" },
       repeats: { type: "string", default: "10" },
@@ -65,9 +69,18 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     process.stdout.write(runUsage);
     return 0;
   }
-  const dataDir = resolve(values.data ?? defaultDataDir());
-  const datasets = values.datasets.split(",").map((format) => {
-    const folder = join(dataDir, DATASET_FOLDERS[format] ?? format);
+  const stateDir = resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune");
+  const asked = values.datasets?.split(",");
+  const source = await resolveDataSource({
+    data: values.data,
+    datasets: asked ?? REAL_DATA_DEFAULT_DATASETS,
+    stateDir,
+  });
+  const stand = standIns({ backend: values.backend, judgeMode: values["judge-mode"] });
+  const about = describeRun(source, stand);
+  console.log(about.join("\n"));
+  const datasets = (asked ?? (source.demo ? DEMO_DATASETS : REAL_DATA_DEFAULT_DATASETS)).map((format) => {
+    const folder = join(source.dir, DATASET_FOLDERS[format] ?? format);
     if (!existsSync(folder)) {
       throw new Error(
         `dataset ${format}: ${folder} does not exist; fetch it with \`ragtune datasets download ${format}\` or pass --data`,
@@ -85,7 +98,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
   if (!gatewayUrl) {
     console.log("starting a local stack of embedded defaults…");
     stack = await startLocalStack({
-      dataDir: resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune"),
+      dataDir: stateDir,
       anyPort: true,
       onLog: (service, line) => {
         if (/"level":"(warn|error)"/.test(line) || !line.startsWith("{")) console.error(`[${service}] ${line}`);
@@ -100,7 +113,14 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     const { experiment: created } = await gateway.createExperiment({
       experimentId,
       spec: {
-        name: "Fine-tuning or fine-failing? (paper grid)",
+        // The name heads the HTML report, so a demo run or a run on stand-ins says so there too.
+        name: [
+          "Fine-tuning or fine-failing? (paper grid)",
+          source.demo ? "on the demo corpus (fictional data)" : "",
+          stand.length ? `with stand-ins: ${stand.map((s) => `${s.part} = ${s.standIn}`).join("; ")}` : "",
+        ]
+          .filter(Boolean)
+          .join(" "),
         datasets,
         baseModels: [{ baseModel: values.model, backend: values.backend }],
         finetuneSizes: values.sizes.split(",").map(Number),
@@ -125,6 +145,9 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     const { rows } = await gateway.getResults({ experimentId });
     const outDir = resolve(values.out ?? join(".ragtune/reports", experimentId));
     const files = await writeReport(outDir, final, rows);
+    const aboutFile = join(outDir, "about-this-run.txt");
+    await writeFile(aboutFile, `${about.join("\n")}\n`);
+    files.push(aboutFile);
     console.log(
       `\n${ExperimentState[final.state]} — ${final.cellsDone}/${final.cellsTotal} cells, trace ${final.traceId}`,
     );
@@ -140,6 +163,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
         `${r.dataset.padEnd(12)} ${methodLabel(r).padEnd(7)} ${String(r.finetuneSize).padStart(4)}  ${r.criterion.padEnd(13)} ${String(s.n).padStart(4)}  ${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]  ${diff}`,
       );
     }
+    console.log(`\n${about.join("\n")}`);
     console.log(`\nreport: ${files.join(", ")}`);
     return final.state === ExperimentState.SUCCEEDED ? 0 : 1;
   } finally {

@@ -14,8 +14,15 @@ import {
   IngestDocumentsRequestSchema,
   type RetrieverService,
 } from "@ragtune/contracts/retriever";
-import { createManifest, loadDataset, poolName, splitDataset, writeManifest } from "../datasets/index.js";
-import type { DatasetName, QaItem } from "../datasets/types.js";
+import {
+  createManifest,
+  loadDataset,
+  poolName,
+  splitDataset,
+  writeManifest,
+  type DatasetName,
+  type QaItem,
+} from "@ragtune/datasets";
 import type { ManifestStore } from "./manifest-store.js";
 
 export interface RetrievedContext {

@@ -7,9 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { createLlamaCppBackend } from "../src/backends/llamacpp-backend.js";
-import { RAG_COMPACT_TEMPLATE, renderRagPrompt } from "../src/prompt/index.js";
-import { writeTinyLlamaGguf } from "../src/testing/index.js";
+import { createLlamaCppBackend } from "@ragtune/llamacpp";
+import { RAG_COMPACT_TEMPLATE, renderRagPrompt } from "@ragtune/prompt";
+import { writeTinyLlamaGguf } from "@ragtune/testing";
 
 const dir = await mkdtemp(join(tmpdir(), "ragtune-llamacpp-bench-"));
 const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });

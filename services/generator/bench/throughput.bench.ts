@@ -9,7 +9,7 @@ import { GeneratorService } from "@ragtune/contracts/generator";
 import { createServiceClient } from "@ragtune/runtime";
 import { createOpenAiBackend } from "../src/backends/openai-backend.js";
 import { GeneratorServiceImpl } from "../src/generator-service.js";
-import { createOpenAiClient } from "../src/llm/index.js";
+import { createOpenAiClient } from "@ragtune/llm";
 
 const CONCURRENCY = 32;
 

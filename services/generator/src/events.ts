@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { ModelRefSchema } from "@ragtune/contracts/common";
 import { AdapterLoadedSchema, AdapterLoadFailedSchema } from "@ragtune/contracts/events";
 import type { Logger, NatsHandle } from "@ragtune/runtime";
-import type { AdapterEvents } from "./backends/backend.js";
+import type { AdapterEvents } from "@ragtune/llamacpp";
 
 export const ADAPTER_LOADED_SUBJECT = "ragtune.generator.adapter.loaded";
 export const ADAPTER_FAILED_SUBJECT = "ragtune.generator.adapter.failed";

@@ -15,8 +15,8 @@ import {
 } from "@ragtune/contracts/generator";
 import { invalidArgument, type Logger, notFound, recordSpanFailure, requirePresent, withSpan } from "@ragtune/runtime";
 import { type Span, trace } from "@opentelemetry/api";
-import type { GenerationBackend, GenerationInput, GenerationOutput, ResolvedModel } from "./backends/backend.js";
-import { createTemplateRegistry, type TemplateRegistry } from "./prompt/index.js";
+import type { GenerationBackend, GenerationInput, GenerationOutput, ResolvedModel } from "@ragtune/llamacpp";
+import { createTemplateRegistry, type TemplateRegistry } from "@ragtune/prompt";
 import { type FittedPrompt, fitPromptToWindow } from "./truncation.js";
 import { type ValidatedGenerateRequest, validateGenerateRequest } from "./validation.js";
 

@@ -1,18 +1,10 @@
-/** @ragtune/generator: the generator service, its backends and its building blocks. */
-export {
-  ADAPTER_ID,
-  AdapterArchiveError,
-  type AdapterArchiveSource,
-  createDirectoryArchiveSource,
-  createObjectStoreArchiveSource,
-} from "./backends/adapter-archives.js";
+/** @ragtune/generator: the generator service and its backends (shared libraries live under packages/). */
 export {
   type AdapterDirectory,
   createAdapterDirectory,
   extractAdapterArchive,
   PEFT_CONFIG_FILE,
 } from "./backends/adapter-directory.js";
-export * from "./backends/backend.js";
 export {
   createArchiveWeightsSource,
   createDirectoryWeightsSource,
@@ -20,7 +12,6 @@ export {
   createObjectStoreWeightsSource,
   type ReaderWeightsSource,
 } from "./backends/extractive-backend.js";
-export { createLlamaCppBackend, type LlamaCppBackendOptions } from "./backends/llamacpp-backend.js";
 export { createOpenAiBackend, type OpenAiBackendOptions } from "./backends/openai-backend.js";
 export { generatorSettings } from "./config.js";
 export { ADAPTER_FAILED_SUBJECT, ADAPTER_LOADED_SUBJECT, createNatsAdapterEvents } from "./events.js";

@@ -9,21 +9,20 @@ import {
   type NatsHandle,
   runService,
 } from "@ragtune/runtime";
-import { createDirectoryArchiveSource, createObjectStoreArchiveSource } from "./backends/adapter-archives.js";
+import { createDirectoryArchiveSource, createObjectStoreArchiveSource } from "@ragtune/adapter-archive";
 import { createAdapterDirectory } from "./backends/adapter-directory.js";
-import type { AdapterEvents, GenerationBackend } from "./backends/backend.js";
+import { type AdapterEvents, type GenerationBackend, createLlamaCppBackend } from "@ragtune/llamacpp";
 import {
   createArchiveWeightsSource,
   createDirectoryWeightsSource,
   createExtractiveBackend,
 } from "./backends/extractive-backend.js";
-import { createLlamaCppBackend } from "./backends/llamacpp-backend.js";
 import { createOpenAiBackend } from "./backends/openai-backend.js";
 import { generatorSettings } from "./config.js";
 import { createNatsAdapterEvents } from "./events.js";
 import { GeneratorServiceImpl } from "./generator-service.js";
-import { createOpenAiClient } from "./llm/index.js";
-import { parseReaderWeights } from "./reader/index.js";
+import { createOpenAiClient } from "@ragtune/llm";
+import { parseReaderWeights } from "@ragtune/reader";
 
 export type GeneratorConfig = ConfigOf<typeof generatorSettings>;
 

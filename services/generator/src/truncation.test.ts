@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, type ConnectError } from "@ragtune/runtime";
-import { RAG_COMPACT_TEMPLATE, type RenderedRagPrompt } from "./prompt/index.js";
+import { RAG_COMPACT_TEMPLATE, type RenderedRagPrompt } from "@ragtune/prompt";
 import { fitPromptToWindow } from "./truncation.js";
 
 /** One token per whitespace-separated word: easy to reason about. */

@@ -1,5 +1,5 @@
 import { invalidArgument } from "@ragtune/runtime";
-import { type PromptContext, type RagPromptTemplate, type RenderedRagPrompt, renderRagPrompt } from "./prompt/index.js";
+import { type PromptContext, type RagPromptTemplate, type RenderedRagPrompt, renderRagPrompt } from "@ragtune/prompt";
 
 export interface FitPromptInput {
   question: string;

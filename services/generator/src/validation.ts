@@ -1,8 +1,8 @@
 import type { GenerateRequest } from "@ragtune/contracts/generator";
 import { TruncationPolicy, TruncationPolicySchema } from "@ragtune/contracts/generator";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
-import type { SamplingSettings } from "./backends/backend.js";
-import type { PromptContext } from "./prompt/index.js";
+import type { SamplingSettings } from "@ragtune/llamacpp";
+import type { PromptContext } from "@ragtune/prompt";
 
 /** The generator's request rules, in one place. */
 export const LIMITS = {

@@ -8,14 +8,14 @@ import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { GeneratorService, TruncationPolicy } from "@ragtune/contracts/generator";
 import { initTelemetry, type Telemetry } from "@ragtune/runtime";
-import type { AdapterEvents } from "../src/backends/backend.js";
+import type { AdapterEvents } from "@ragtune/llamacpp";
 import { createDirectoryWeightsSource, createExtractiveBackend } from "../src/backends/extractive-backend.js";
 import { createOpenAiBackend } from "../src/backends/openai-backend.js";
 import { GeneratorServiceImpl } from "../src/generator-service.js";
-import { createOpenAiClient } from "../src/llm/index.js";
-import { RAG_DEFAULT_TEMPLATE, templateHash } from "../src/prompt/index.js";
-import { DEFAULT_READER_WEIGHTS } from "../src/reader/index.js";
-import { type FakeOpenAiServer, isConnectError, startFakeOpenAiServer } from "../src/testing/index.js";
+import { createOpenAiClient } from "@ragtune/llm";
+import { RAG_DEFAULT_TEMPLATE, templateHash } from "@ragtune/prompt";
+import { DEFAULT_READER_WEIGHTS } from "@ragtune/reader";
+import { type FakeOpenAiServer, isConnectError, startFakeOpenAiServer } from "@ragtune/testing";
 
 const API_KEY = "sk-never-in-traces-789";
 const contexts = [

@@ -15,17 +15,10 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { AdapterLoadedSchema, AdapterLoadFailedSchema } from "@ragtune/contracts/events";
 import { GeneratorService } from "@ragtune/contracts/generator";
 import { Code, createServiceClient, type NatsHandle } from "@ragtune/runtime";
-// The trainer's own archive writer and Object Store storage, exactly what its node agents run (relative imports:
-// @ragtune/trainer depends on this package, not the reverse).
-import { archiveDirectory } from "../../trainer/src/agent/adapter-archive.js";
-import { createObjectStoreAdapterStorage } from "../../trainer/src/agent/adapter-storage.js";
+// The archive writer and Object Store storage the trainer's node agents run.
+import { archiveDirectory, createObjectStoreAdapterStorage } from "@ragtune/adapter-archive";
 import { ADAPTER_FAILED_SUBJECT, ADAPTER_LOADED_SUBJECT } from "../src/events.js";
-import {
-  defaultResponder,
-  type FakeOpenAiServer,
-  isConnectError,
-  startFakeOpenAiServer,
-} from "../src/testing/index.js";
+import { defaultResponder, type FakeOpenAiServer, isConnectError, startFakeOpenAiServer } from "@ragtune/testing";
 import { type ServedGenerator, serveGenerator, startNatsForTest } from "./serve-generator.js";
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { DEFAULT_READER_WEIGHTS, evaluateReader, type ReaderTrainingPair, trainReader } from "../src/reader/index.js";
+import { DEFAULT_READER_WEIGHTS, evaluateReader, type ReaderTrainingPair, trainReader } from "@ragtune/reader";
 
 const oracle = new URL("../../../../shared/datasets/nq/nq-open-oracle.jsonl.gz", import.meta.url);
 const skip = existsSync(oracle) ? false : "../shared/datasets/nq is absent";

@@ -12,13 +12,8 @@ import { GeneratorService } from "@ragtune/contracts/generator";
 import { Health, HealthCheckResponse_ServingStatus } from "@ragtune/contracts/grpc-health";
 import { Code, type ConnectError, createServiceClient, type NatsHandle } from "@ragtune/runtime";
 import { ADAPTER_LOADED_SUBJECT } from "../src/events.js";
-import { DEFAULT_READER_WEIGHTS } from "../src/reader/index.js";
-import {
-  type FakeOpenAiServer,
-  startFakeOpenAiServer,
-  type TinyModelDir,
-  writeTinyModelDir,
-} from "../src/testing/index.js";
+import { DEFAULT_READER_WEIGHTS } from "@ragtune/reader";
+import { type FakeOpenAiServer, startFakeOpenAiServer, type TinyModelDir, writeTinyModelDir } from "@ragtune/testing";
 import { type ServedGenerator, serveGenerator, startNatsForTest } from "./serve-generator.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");

@@ -7,7 +7,7 @@
  * 2. Throughput of ScoreBatch at concurrency 32 against a fixed-latency server: achieved / ideal request rate.
  */
 import { RepeatStrategy, type ScoreResponse, ScoringMode } from "@ragtune/contracts/judge";
-import { createOpenAiClient } from "@ragtune/generator/llm";
+import { createOpenAiClient } from "@ragtune/llm";
 import { spearman } from "../src/statistics.js";
 import { startJudgeHarness } from "../test/support/judge-harness.js";
 

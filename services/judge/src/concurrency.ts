@@ -1,7 +1,7 @@
 /** Bounded concurrency helpers over the generator's ConcurrencyLimiter (one semaphore implementation). */
-import type { ConcurrencyLimiter } from "@ragtune/generator/llm";
+import type { ConcurrencyLimiter } from "@ragtune/llm";
 
-export { type ConcurrencyLimiter, createConcurrencyLimiter } from "@ragtune/generator/llm";
+export { type ConcurrencyLimiter, createConcurrencyLimiter } from "@ragtune/llm";
 
 /** Runs a task under several limiters, taking them in the given order (outer first) so two callers never deadlock. */
 export function underLimiters<T>(limiters: readonly ConcurrencyLimiter[], task: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
  * Adapters in ./backends map the generator's LLM clients onto this, so scoring code never depends on one
  * vendor's wire format and tests can run it against the real HTTP client and a local fake server.
  */
-import type { ChatMessage, TokenLogprob } from "@ragtune/generator/llm";
+import type { ChatMessage, TokenLogprob } from "@ragtune/llm";
 
 export type { ChatMessage, TokenLogprob };
 

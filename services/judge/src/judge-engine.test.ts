@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { JudgeConfigSchema, ScoreItemSchema, ScoringMode } from "@ragtune/contracts/judge";
-import { LlmError } from "@ragtune/generator/llm";
+import { LlmError } from "@ragtune/llm";
 import { startJudgeHarness } from "../test/support/judge-harness.js";
 import { ACCURACY } from "./criteria.js";
 import { resolveJudge } from "./resolved-judge.js";

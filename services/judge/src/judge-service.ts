@@ -17,7 +17,7 @@ import {
   type ScoreResponse,
   ScaleAnchorSchema,
 } from "@ragtune/contracts/judge";
-import { LlmError } from "@ragtune/generator/llm";
+import { LlmError } from "@ragtune/llm";
 import {
   failedPrecondition,
   invalidArgument,

@@ -4,7 +4,7 @@
  * each answer. Templates are versioned text; their SHA-256 goes into every score record and cache key, so an
  * edit here invalidates cached scores instead of silently mixing two prompts.
  */
-import type { ChatMessage } from "@ragtune/generator/llm";
+import type { ChatMessage } from "@ragtune/llm";
 import type { CriterionSpec } from "./criteria.js";
 import { SCALE_MAX, SCALE_MIN } from "./criteria.js";
 import { sha256Hex } from "./hash.js";

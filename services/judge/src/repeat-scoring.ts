@@ -9,7 +9,7 @@ import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import type { JudgeBackend, JudgeChoice, JudgeModel } from "./judge-backend.js";
 import { logprobWeightedScore } from "./logprob-weighting.js";
 import { JudgeOutputError, parseFormOutput } from "./output-parsing.js";
-import type { ChatMessage } from "@ragtune/generator/llm";
+import type { ChatMessage } from "@ragtune/llm";
 
 /** One repeat as recorded (and cached). */
 export interface RepeatRecord {

@@ -3,8 +3,8 @@
  * and JudgeService. build() is what runService() (src/main.ts) and the server-tier tests call.
  */
 import { JudgeService } from "@ragtune/contracts/judge";
-import { createLlamaCppBackend } from "@ragtune/generator";
-import { createOpenAiClient } from "@ragtune/generator/llm";
+import { createLlamaCppBackend } from "@ragtune/llamacpp";
+import { createOpenAiClient } from "@ragtune/llm";
 import { createGenerationJudgeBackend } from "./backends/generation-backend.js";
 import type { BuiltService, ConfigOf, Logger, NatsHandle } from "@ragtune/runtime";
 import { createOpenAiJudgeBackend } from "./backends/openai-backend.js";
@@ -58,7 +58,8 @@ function configuredBackends(config: JudgeConfigValues, logger: Logger): Configur
   const closers: Array<() => Promise<void>> = [];
   if (config.openaiBaseUrl) backends.push(openAiBackend(config, logger));
   if (config.llamacppModel) {
-    // The generator's in-process backend, shared code: model loading, context pool, grammar, LoRA.
+    // The in-process llama.cpp backend the generator also serves with (@ragtune/llamacpp): model loading, context
+    // pool, grammar, LoRA.
     const llamacpp = createLlamaCppBackend({
       name: "llamacpp",
       models: [{ name: config.llamacppModelName, source: config.llamacppModel }],

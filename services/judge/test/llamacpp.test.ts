@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
-import { type TinyModelDir, writeTinyModelDir } from "@ragtune/generator/testing";
+import { type TinyModelDir, writeTinyModelDir } from "@ragtune/testing";
 import { connectNats, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
 import { type ServedJudge, serveJudge } from "./support/served-judge.js";
 

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { JudgeService, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
-import { type FakeOpenAiServer, startFakeOpenAiServer } from "@ragtune/generator/testing";
+import { type FakeOpenAiServer, startFakeOpenAiServer } from "@ragtune/testing";
 import { createServiceClient, type LocalNats, startTestNats } from "@ragtune/runtime";
 import { createFakeJudge } from "./support/fake-judge.js";
 

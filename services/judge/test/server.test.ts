@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { BatchScoredSchema } from "@ragtune/contracts/events";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
-import { startFakeOpenAiServer, type FakeOpenAiServer } from "@ragtune/generator/testing";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "@ragtune/testing";
 import { connectNats, EVENTS_STREAM, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
 import { BATCH_SCORED_SUBJECT } from "../src/judge-service.js";
 import { createFakeJudge } from "./support/fake-judge.js";

@@ -1,5 +1,5 @@
 /** Runs the fake OpenAI-compatible server in its own process, so its CPU does not compete with the code measured. */
-import { startFakeOpenAiServer } from "../../src/testing/index.js";
+import { startFakeOpenAiServer } from "@ragtune/testing";
 
 const latencyMs = Number(process.argv[2] ?? 50);
 const server = await startFakeOpenAiServer({ latencyMs, models: [{ id: "bench-model", maxModelLen: 8192 }] });

@@ -3,7 +3,7 @@ import { GeneratorService } from "@ragtune/contracts/generator";
 import { createServiceServer } from "@ragtune/runtime";
 import { createOpenAiBackend } from "../../src/backends/openai-backend.js";
 import { GeneratorServiceImpl } from "../../src/generator-service.js";
-import { createOpenAiClient } from "../../src/llm/index.js";
+import { createOpenAiClient } from "@ragtune/llm";
 
 const [baseUrl, concurrency] = process.argv.slice(2);
 const impl = new GeneratorServiceImpl({

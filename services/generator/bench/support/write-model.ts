@@ -1,5 +1,5 @@
 /** Writes a random llama GGUF in its own process, so the bench's memory readings do not include the writer's buffers. */
-import { writeTinyLlamaGguf } from "../../src/testing/index.js";
+import { writeTinyLlamaGguf } from "@ragtune/testing";
 
 const [path, embedding, layers, feedForward] = process.argv.slice(2);
 const size = await writeTinyLlamaGguf(path, {

@@ -6,10 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@ragtune/runtime";
-// The trainer's own archive writer (a relative import: @ragtune/trainer depends on this package, not the reverse).
-import { archiveDirectory } from "../../../trainer/src/agent/adapter-archive.js";
-import { isConnectError } from "../testing/assertions.js";
-import type { AdapterArchiveSource } from "./adapter-archives.js";
+// The archive writer the trainer's agents pack adapters with.
+import { archiveDirectory, type AdapterArchiveSource } from "@ragtune/adapter-archive";
+import { isConnectError } from "@ragtune/testing";
 import { createAdapterDirectory, STALE_PARTIAL_MS } from "./adapter-directory.js";
 
 /** Archives in memory, counting fetches. */

@@ -7,8 +7,13 @@
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { Code, ConnectError, failedPrecondition, notFound, unavailable } from "@ragtune/runtime";
-import { ADAPTER_ID, AdapterArchiveError, type AdapterArchiveSource } from "./adapter-archives.js";
-import { isRegularFile, ustarEntries } from "./ustar.js";
+import {
+  ADAPTER_ID,
+  AdapterArchiveError,
+  type AdapterArchiveSource,
+  isRegularFile,
+  ustarEntries,
+} from "@ragtune/adapter-archive";
 
 /** The file that makes a folder a PEFT adapter (vLLM refuses a folder without it). */
 export const PEFT_CONFIG_FILE = "adapter_config.json";

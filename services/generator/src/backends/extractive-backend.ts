@@ -2,14 +2,14 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Objm } from "@nats-io/obj";
 import { notFound, unavailable } from "@ragtune/runtime";
-import { contentTokens } from "../reader/text.js";
 import {
+  contentTokens,
   answerWithReader,
   DEFAULT_READER_WEIGHTS,
   parseReaderWeights,
   READER_MODEL_NAME,
   type ReaderWeights,
-} from "../reader/index.js";
+} from "@ragtune/reader";
 import {
   ADAPTER_ID,
   AdapterArchiveError,
@@ -17,9 +17,9 @@ import {
   createDirectoryArchiveSource,
   createObjectStoreArchiveSource,
   readIfExists,
-} from "./adapter-archives.js";
-import { type AdapterEvents, type GenerationBackend, noAdapterEvents, streamWhole } from "./backend.js";
-import { readUstarEntry } from "./ustar.js";
+  readUstarEntry,
+} from "@ragtune/adapter-archive";
+import { type AdapterEvents, type GenerationBackend, noAdapterEvents, streamWhole } from "@ragtune/llamacpp";
 
 /** Where fine-tuned reader weights come from, by adapter id (the trainer's CPU executor publishes them). */
 export interface ReaderWeightsSource {

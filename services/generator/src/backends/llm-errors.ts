@@ -1,5 +1,5 @@
 import { Code, ConnectError, invalidArgument, notFound, resourceExhausted, unavailable } from "@ragtune/runtime";
-import { LlmError } from "../llm/errors.js";
+import { LlmError } from "@ragtune/llm";
 
 /** An OpenAI-compatible backend's failure as the gRPC status it means for the caller. */
 export function connectErrorFromLlm(error: unknown, backend: string, model: string): ConnectError {

@@ -1,9 +1,7 @@
 import { join } from "node:path";
 import { notFound } from "@ragtune/runtime";
-import { LlmError } from "../llm/errors.js";
-import type { OpenAiClient } from "../llm/openai-client.js";
-import type { ModelEntry, SamplingFields } from "../llm/types.js";
-import { chatMessagesForModel, type RenderedRagPrompt } from "../prompt/index.js";
+import { LlmError, type OpenAiClient, type ModelEntry, type SamplingFields } from "@ragtune/llm";
+import { chatMessagesForModel, type RenderedRagPrompt } from "@ragtune/prompt";
 import type { AdapterDirectory } from "./adapter-directory.js";
 import {
   type AdapterEvents,
@@ -13,7 +11,7 @@ import {
   type GenerationOutput,
   noAdapterEvents,
   type ResolvedModel,
-} from "./backend.js";
+} from "@ragtune/llamacpp";
 import { connectErrorFromLlm } from "./llm-errors.js";
 
 export interface OpenAiBackendOptions {

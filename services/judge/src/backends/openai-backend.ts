@@ -1,5 +1,5 @@
 /** The judge over any OpenAI-compatible chat endpoint, through the generator's shared HTTP client. */
-import { chatChoiceLogprobs, type OpenAiClient } from "@ragtune/generator/llm";
+import { chatChoiceLogprobs, type OpenAiClient } from "@ragtune/llm";
 import type { JudgeBackend, JudgeCompletion, JudgeCompletionRequest } from "../judge-backend.js";
 
 export interface OpenAiJudgeBackendOptions {

@@ -4,7 +4,7 @@
  * {"chatRequests","maxInFlight"}. Options come as JSON in argv[2]: { latencyMs, seed }.
  */
 import { createInterface } from "node:readline";
-import { startFakeOpenAiServer } from "@ragtune/generator/testing";
+import { startFakeOpenAiServer } from "@ragtune/testing";
 import { createFakeJudge } from "./fake-judge.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as { latencyMs?: number; seed?: number };

@@ -4,8 +4,8 @@
  * centred on the answer's true quality, with logprobs for the score token. Every choice is an independent
  * draw from a seeded generator, so repeats vary as a real sampled judge's do and runs are reproducible.
  */
-import type { FakeGenerationInput, FakeGenerationOutput, FakeResponder } from "@ragtune/generator/testing";
-import type { TokenLogprob } from "@ragtune/generator/llm";
+import type { FakeGenerationInput, FakeGenerationOutput, FakeResponder } from "@ragtune/testing";
+import type { TokenLogprob } from "@ragtune/llm";
 import { seededRandom } from "@ragtune/runtime";
 import { scoreAgainstReference } from "../../src/reference-scorer.js";
 

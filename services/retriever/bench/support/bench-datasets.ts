@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // The loaders live in the gateway (dataset handling is its job); the bench reads them from source.
-import { type LoadedDataset, loadBioAsq, loadNqOpen, loadQasper } from "../../../../gateway/src/datasets/index.js";
+import { type LoadedDataset, loadBioAsq, loadNqOpen, loadQasper } from "@ragtune/datasets";
 
 export const SHARED_DATASETS = resolve(fileURLToPath(import.meta.url), "../../../../../../shared/datasets");
 

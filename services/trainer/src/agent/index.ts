@@ -1,5 +1,3 @@
-export * from "./adapter-archive.js";
-export * from "./adapter-storage.js";
 export * from "./executors/cpu-reader.js";
 export * from "./executors/executor.js";
 export * from "./gpu-probe.js";

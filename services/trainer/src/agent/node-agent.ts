@@ -21,8 +21,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { ObjectReader } from "../manifest/split-manifest.js";
-import { archiveDirectory } from "./adapter-archive.js";
-import type { AdapterStorage } from "./adapter-storage.js";
+import { archiveDirectory, type AdapterStorage } from "@ragtune/adapter-archive";
 import { type Executor, ExecutorFailure } from "./executors/executor.js";
 import { loadTrainingPairs } from "./training-pairs.js";
 

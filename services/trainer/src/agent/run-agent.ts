@@ -16,7 +16,7 @@ import {
 } from "@ragtune/runtime";
 import { createObjectReader } from "../server.js";
 import { agentSettings } from "./agent-config.js";
-import { createDirectoryAdapterStorage, createObjectStoreAdapterStorage } from "./adapter-storage.js";
+import { createDirectoryAdapterStorage, createObjectStoreAdapterStorage } from "@ragtune/adapter-archive";
 import { createCpuReaderExecutor } from "./executors/cpu-reader.js";
 import type { Executor } from "./executors/executor.js";
 import { createOpenAiExecutor } from "./executors/openai.js";

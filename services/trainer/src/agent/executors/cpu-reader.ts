@@ -2,7 +2,7 @@
  * Trains the generator's extractive reader on the job's pairs, on the CPU: the embedded default experiment's
  * "fine-tune". The adapter is the reader's weights file, which the generator's extractive backend loads.
  */
-import { type ReaderWeights, trainReader as defaultTrainReader } from "@ragtune/generator/reader";
+import { type ReaderWeights, trainReader as defaultTrainReader } from "@ragtune/reader";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Executor, ExecutorContext } from "./executor.js";

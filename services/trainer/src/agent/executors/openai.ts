@@ -3,7 +3,7 @@
  * template), create the job, follow its status and metric events, and record the fine-tuned model's name as the
  * adapter. Cancelling the ragtune job cancels the hosted one.
  */
-import { renderRagTrainingExample } from "@ragtune/generator/prompt";
+import { renderRagTrainingExample } from "@ragtune/prompt";
 import { FailureClass } from "@ragtune/contracts/trainer";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -2,7 +2,7 @@
  * Runs python/peft_runner.py (transformers + peft; QLoRA through bitsandbytes) on the job's GPU. The prompts are
  * rendered here with the generator's RAG template, so training sees exactly what serving will send.
  */
-import { renderRagTrainingExample } from "@ragtune/generator/prompt";
+import { renderRagTrainingExample } from "@ragtune/prompt";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { FailureClass, type JobSpec, LearningRateSchedule } from "@ragtune/contracts/trainer";
 import { spawn } from "node:child_process";

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createManifest, loadBioAsq, loadNqOpen, loadQasper, splitDataset, verifyManifest } from "../src/index.js";
+
+const shared = resolve(fileURLToPath(import.meta.url), "../../../../../shared/datasets");
+const skip = existsSync(shared) ? false : `no ${shared} (the real dataset samples live outside the repository)`;
+
+describe("loaders on the real samples in ../shared/datasets", { skip }, () => {
+  it("BioASQ 7b–10b golden batches: every question, snippets as evidence, tolerant of unknown fields", async () => {
+    const loaded = await loadBioAsq(join(shared, "bioasq"));
+    assert.equal(loaded.sources.length, 21);
+    const duplicates = loaded.skipped["duplicate question id"] ?? 0;
+    assert.equal(loaded.items.length + duplicates, 1983);
+    assert.ok(
+      loaded.items.every((i) => i.question && i.answers.length > 0),
+      "every question has an answer",
+    );
+    const withEvidence = loaded.items.filter((i) => i.evidence.length > 0).length;
+    assert.ok(withEvidence / loaded.items.length > 0.99, `${withEvidence} with evidence`);
+    const documentIds = new Set(loaded.documents.map((d) => d.id));
+    assert.ok(loaded.items.every((i) => i.evidenceDocumentIds.every((id) => documentIds.has(id))));
+    const split = splitDataset(loaded.items, { dataset: "bioasq", seed: 0 });
+    assert.equal(split.pools["finetune-1000"].items.length, 1000);
+    assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
+  });
+
+  it("NQ-open dev with the oracle passages", async () => {
+    const loaded = await loadNqOpen({
+      questions: join(shared, "nq/NQ-open.dev.jsonl"),
+      oracle: join(shared, "nq/nq-open-oracle.jsonl.gz"),
+    });
+    assert.equal(loaded.items.length + (loaded.skipped["repeated question"] ?? 0), 3100);
+    const withGold = loaded.items.filter((i) => i.evidence.length > 0).length;
+    assert.ok(withGold >= 2000, `${withGold} questions with a gold passage`);
+    assert.ok(loaded.documents.length > 1500, `${loaded.documents.length} passages`);
+    const split = splitDataset(loaded.items, { dataset: "nq-open", seed: 0 });
+    assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
+  });
+
+  it("Qasper: 6 papers, 36 questions, evidence found in the paper text", async () => {
+    const loaded = await loadQasper(join(shared, "qasper/qasper-sample-6papers.json"));
+    assert.equal(loaded.documents.length, 6);
+    assert.equal(loaded.items.length, 36);
+    const texts = new Map(loaded.documents.map((d) => [d.id, d.text]));
+    let found = 0;
+    let total = 0;
+    for (const item of loaded.items) {
+      for (const evidence of item.evidence) {
+        total++;
+        if (texts.get(item.evidenceDocumentIds[0])!.includes(evidence)) found++;
+      }
+    }
+    assert.ok(total > 0 && found / total > 0.95, `${found}/${total} evidence passages found verbatim`);
+    const split = splitDataset(loaded.items, { dataset: "qasper", seed: 0 });
+    assert.ok(split.pools["finetune-200"].items.length < 200, "pools shrink on a small dataset");
+    assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
+  });
+});
