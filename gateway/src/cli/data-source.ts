@@ -36,6 +36,8 @@ export async function resolveDataSource(options: {
   datasets: string[];
   /** The local state folder (.ragtune or RAGTUNE_DATA_DIR). */
   stateDir: string;
+  /** The shared samples beside the checkout. */
+  sharedDir?: string;
 }): Promise<DataSource> {
   if (options.data) return { dir: resolve(options.data) };
   const fromEnv = process.env.RAGTUNE_DATASETS_DIR;
@@ -43,9 +45,8 @@ export async function resolveDataSource(options: {
     if (!existsSync(fromEnv)) throw new Error(`RAGTUNE_DATASETS_DIR=${fromEnv} does not exist`);
     return { dir: resolve(fromEnv) };
   }
-  const found = [join(repoRoot, "../shared/datasets"), join(options.stateDir, "datasets")].find((dir) =>
-    holdsAny(dir, options.datasets),
-  );
+  const shared = options.sharedDir ?? join(repoRoot, "../shared/datasets");
+  const found = [shared, join(options.stateDir, "datasets")].find((dir) => holdsAny(dir, options.datasets));
   if (found) return { dir: resolve(found) };
   const dir = resolve(options.stateDir, "demo-corpus");
   const { manifest, generated } = await ensureDemoCorpus(dir, DEFAULT_DEMO_SEED);
