@@ -4,7 +4,7 @@
  * process is its gRPC client and also opens the same LanceDB directory in-process for the direct queries.
  * A third process serves the very same results from a backend that only replays them: the cost of gRPC and the
  * service layer alone. The three paths run interleaved, query by query, in a rotating order.
- * Embedded LanceDB, lexical BM25. BENCH_CHUNKS overrides the corpus size.
+ * Embedded LanceDB, lexical BM25 (the exact in-memory index). BENCH_CHUNKS overrides the corpus size.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -50,11 +50,11 @@ try {
   const ingestSeconds = (performance.now() - ingestStarted) / 1000;
   const chunks = Number(ingested.chunksIndexed);
 
-  // A second reader of the same directory: brings the full-text index up to date, then serves the direct queries.
+  // A second reader of the same directory serves the direct queries; its first search builds its lexical index.
   const local = await LanceDbBackend.open({ uri: dir });
-  const refreshStarted = performance.now();
-  await local.optimize("synthetic");
-  const refreshSeconds = (performance.now() - refreshStarted) / 1000;
+  const loadStarted = performance.now();
+  await local.search("synthetic", { text: "warm up", topK: 5, filter: {}, mode: "lexical" });
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
 
   const queries = Array.from({ length: QUERIES + WARMUP }, (_, i) => corpus.sentence(2 + (i % 4)));
   // The same results served by a process whose backend only replays them (same runtime server, telemetry and
@@ -104,7 +104,7 @@ try {
   console.log(
     `\nIngest through gRPC: ${chunks} chunks (${documents} documents of ~${CHUNKS_PER_DOCUMENT} chunks) in ` +
       `${ingestSeconds.toFixed(1)} s = ${(chunks / ingestSeconds).toFixed(0)} chunks/s; ` +
-      `full-text index brought up to date afterwards in ${refreshSeconds.toFixed(1)} s`,
+      `a second process loaded the collection's lexical index from disk in ${loadSeconds.toFixed(1)} s`,
   );
   console.log(`Search latency over ${QUERIES} queries (top 5, BM25, after ${WARMUP} warm-up), ms:`);
   printTable([
@@ -118,6 +118,13 @@ try {
       mean: (mean(viaGrpc) / mean(inProcess)).toFixed(2),
     },
   ]);
+  console.log(
+    `BENCH retriever chunks=${chunks} search_p50_ms=${percentile(viaGrpc, 50).toFixed(2)} ` +
+      `search_p99_ms=${percentile(viaGrpc, 99).toFixed(2)} ` +
+      `inprocess_p50_ms=${percentile(inProcess, 50).toFixed(2)} ` +
+      `grpc_over_inprocess=${(percentile(viaGrpc, 50) / percentile(inProcess, 50)).toFixed(2)} ` +
+      `ingest_chunks_per_s=${(chunks / ingestSeconds).toFixed(0)} index_load_s=${loadSeconds.toFixed(1)}`,
+  );
 } finally {
   await retriever.stop();
   await rm(dir, { recursive: true, force: true });

@@ -109,7 +109,10 @@ describe("Search while a stream is being ingested", () => {
       const words = Array.from({ length: 60 }, (_, i) => `term${i}`);
       const documents = Array.from({ length: 200 }, (_, i) => ({
         id: `doc-${String(i).padStart(3, "0")}`,
-        text: Array.from({ length: 5 + Math.floor(random() * 30) }, () => words[Math.floor(words.length * random() ** 2)]).join(" "),
+        text: Array.from(
+          { length: 5 + Math.floor(random() * 30) },
+          () => words[Math.floor(words.length * random() ** 2)],
+        ).join(" "),
       }));
       const reference = new Bm25Index();
       const comparisons: { sent: number; actual: string[][]; expected: string[][] }[] = [];

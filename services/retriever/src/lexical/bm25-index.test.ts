@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { seededRandom } from "@ragtune/runtime";
 import type { StoredChunk } from "../backend/vector-store-backend.js";
 import { Bm25Index } from "./bm25-index.js";
-import { compareRanked } from "./top-k.js";
+import { compareRanked } from "./ranking-order.js";
 import { distinctTerms, tokenize } from "./tokenize.js";
 
 const K1 = 0.9;

@@ -1,6 +1,5 @@
 import type { ScoredChunk, StoredChunk } from "../backend/vector-store-backend.js";
 import { PostingList } from "./posting-list.js";
-import { selectTopK } from "./top-k.js";
 import { distinctTerms, tokenize } from "./tokenize.js";
 
 export interface Bm25Parameters {
@@ -43,6 +42,8 @@ export class Bm25Index {
   private removedSincePrune = 0;
   /** Score accumulator, one slot per ordinal, all zero between searches. */
   private scratch = new Float64Array(0);
+  /** Ordinals whose score a search made non-zero. */
+  private touched = new Int32Array(0);
 
   constructor(private readonly parameters: Bm25Parameters = DEFAULT_BM25_PARAMETERS) {}
 
@@ -76,28 +77,73 @@ export class Bm25Index {
     const allowed = this.filterMask(filter);
     if (allowed === null) return [];
 
-    if (this.scratch.length < this.chunks.length) this.scratch = new Float64Array(this.chunks.length * 2);
-    const scores = this.scratch;
-    const touched: number[] = [];
+    if (this.scratch.length < this.chunks.length) {
+      this.scratch = new Float64Array(this.chunks.length * 2);
+      this.touched = new Int32Array(this.chunks.length * 2);
+    }
+    const { scratch: scores, touched } = this;
+    let touchedCount = 0;
     const { k1, b } = this.parameters;
     const n = this.liveChunks;
-    const averageLength = this.totalLength / n || 1;
+    const lengthFactor = (k1 * b) / (this.totalLength / n || 1);
+    const baseNorm = k1 * (1 - b);
     for (const termId of termIds) {
       const df = this.documentFrequency[termId]!;
       const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      const weight = idf * (k1 + 1);
       const list = this.postings[termId]!;
+      const { ordinals, frequencies } = list;
       for (let i = 0; i < list.length; i++) {
-        const ordinal = list.ordinals[i]!;
+        const ordinal = ordinals[i]!;
         if (this.chunks[ordinal] === undefined || (allowed && !allowed[ordinal])) continue;
-        const tf = list.frequencies[i]!;
-        const norm = k1 * (1 - b + (b * this.lengths[ordinal]!) / averageLength);
-        if (scores[ordinal] === 0) touched.push(ordinal);
-        scores[ordinal]! += (idf * tf * (k1 + 1)) / (tf + norm);
+        const tf = frequencies[i]!;
+        if (scores[ordinal] === 0) touched[touchedCount++] = ordinal;
+        scores[ordinal]! += (weight * tf) / (tf + baseNorm + lengthFactor * this.lengths[ordinal]!);
       }
     }
-    const candidates = touched.map((ordinal) => ({ score: scores[ordinal]!, id: this.chunks[ordinal]!.id, ordinal }));
-    for (const ordinal of touched) scores[ordinal] = 0;
-    return selectTopK(candidates, topK).map(({ score, ordinal }) => ({ chunk: this.chunks[ordinal]!, score }));
+    const best = this.selectBest(touchedCount, topK);
+    const hits = best.map((ordinal) => ({ chunk: this.chunks[ordinal]!, score: scores[ordinal]! }));
+    for (let i = 0; i < touchedCount; i++) scores[touched[i]!] = 0;
+    return hits;
+  }
+
+  /**
+   * The k best touched ordinals, best first (score, then chunk id): a bounded min-heap over ordinals, so a query
+   * touching most of the collection allocates nothing per candidate.
+   */
+  private selectBest(touchedCount: number, k: number): number[] {
+    const { scratch: scores, touched, chunks } = this;
+    /** a ranks below b. */
+    const below = (a: number, b: number) =>
+      scores[a]! < scores[b]! || (scores[a] === scores[b] && chunks[a]!.id > chunks[b]!.id);
+    const heap: number[] = [];
+    const siftDown = () => {
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        let lowest = i;
+        if (left < heap.length && below(heap[left]!, heap[lowest]!)) lowest = left;
+        if (left + 1 < heap.length && below(heap[left + 1]!, heap[lowest]!)) lowest = left + 1;
+        if (lowest === i) return;
+        [heap[i], heap[lowest]] = [heap[lowest]!, heap[i]!];
+        i = lowest;
+      }
+    };
+    for (let t = 0; t < touchedCount; t++) {
+      const ordinal = touched[t]!;
+      if (heap.length < k) {
+        heap.push(ordinal);
+        for (let i = heap.length - 1; i > 0; ) {
+          const parent = (i - 1) >> 1;
+          if (!below(heap[i]!, heap[parent]!)) break;
+          [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+          i = parent;
+        }
+      } else if (below(heap[0]!, ordinal)) {
+        heap[0] = ordinal;
+        siftDown();
+      }
+    }
+    return heap.sort((a, b) => (below(a, b) ? 1 : below(b, a) ? -1 : 0));
   }
 
   /** Adds one chunk (replacing a chunk with the same id); for loading a collection chunk by chunk. */

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import * as lancedb from "@lancedb/lancedb";
 import { describeAll, describeFromStats } from "../collection-info.js";
 import type { Bm25Parameters } from "../../lexical/bm25-index.js";
-import { compareRanked } from "../../lexical/top-k.js";
+import { compareRanked } from "../../lexical/ranking-order.js";
 import { fuseByReciprocalRank } from "../reciprocal-rank-fusion.js";
 import {
   type CollectionInfo,

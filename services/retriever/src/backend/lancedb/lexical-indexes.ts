@@ -64,10 +64,22 @@ export class LexicalIndexes {
     // The scan may see writes newer than `version`; that only makes the entry look older than it is (the next
     // search rebuilds once more, and re-applying this process's own writes is idempotent), never newer.
     for await (const batch of table.query().select(RESULT_COLUMNS)) {
-      const columns = RESULT_COLUMNS.map((name) => [name, batch.getChild(name)!] as const);
+      const [id, documentId, chunkIndex, text, startOffset, endOffset, title, metadata] = RESULT_COLUMNS.map(
+        (name) => batch.getChild(name)!,
+      );
       for (let i = 0; i < batch.numRows; i++) {
-        const row = Object.fromEntries(columns.map(([name, column]) => [name, column.get(i)]));
-        index.addChunk(rowToChunk(row as Parameters<typeof rowToChunk>[0]));
+        index.addChunk(
+          rowToChunk({
+            id: id!.get(i),
+            document_id: documentId!.get(i),
+            chunk_index: chunkIndex!.get(i),
+            text: text!.get(i),
+            start_offset: startOffset!.get(i),
+            end_offset: endOffset!.get(i),
+            title: title!.get(i),
+            metadata_json: metadata!.get(i),
+          }),
+        );
       }
     }
     return { version, index };
