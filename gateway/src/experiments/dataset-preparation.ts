@@ -22,14 +22,11 @@ import {
   writeManifest,
   type DatasetName,
   type QaItem,
+  type RetrievedChunk,
 } from "@ragtune/datasets";
 import type { ManifestStore } from "./manifest-store.js";
 
-export interface RetrievedContext {
-  text: string;
-  sourceId: string;
-  score: number;
-}
+export type RetrievedContext = RetrievedChunk;
 
 export interface PreparedDataset {
   name: string;
@@ -106,11 +103,7 @@ export async function prepareDataset(options: {
 
   // The manifest carries each training item's retrieved chunks, so a fine-tune sees the same RAG prompt
   // (question + chunks → answer) as the generator builds at evaluation time.
-  const manifest = createManifest(split, { sources: [{ path: dataset.paths[0] }], now: options.createTime });
-  for (const [name, pool] of Object.entries(manifest.pools)) {
-    if (name === "eval") continue;
-    for (const item of pool.items) Object.assign(item, { contexts: contexts.get(item.id) ?? [] });
-  }
+  const manifest = createManifest(split, { sources: [{ path: dataset.paths[0] }], now: options.createTime, contexts });
   const dir = join(options.workDir, options.experimentId);
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, `${dataset.name}.split.json`);

@@ -3,6 +3,8 @@ export * from "./download.js";
 export * from "./errors.js";
 export * from "./load-dataset.js";
 export * from "./manifest.js";
+export * from "./manifest-file.js";
+export * from "./manifest-source.js";
 export * from "./nq.js";
 export * from "./prepare-split.js";
 export * from "./qasper.js";

@@ -1,38 +1,34 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+/**
+ * The split manifest's content: building one from a split, its content hashes, and the proof that it is intact
+ * and leak-free. The schema is ragtune.datasets.v1.SplitManifest (proto/ragtune/datasets/v1/split_manifest.proto);
+ * manifest-file.ts turns it into the file's bytes and back.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type Item,
+  type Pool,
+  PoolSchema,
+  type RetrievedContext,
+  type SourceFile,
+  type SplitManifest,
+  SplitManifestSchema,
+} from "@ragtune/contracts/datasets";
 import type { DatasetSplit } from "./split.js";
 import { normalizeQuestion, sha256Hex } from "./text.js";
-import type { DatasetName, QaItem } from "./types.js";
+import type { QaItem } from "./types.js";
 
-/** One item as the manifest records it (the trainer reads these fields). */
-export interface ManifestItem {
-  id: string;
-  /** sha256 of the item's canonical JSON (id, question, answer, answers, evidence). */
-  sha256: string;
-  question: string;
-  answer: string;
-  answers: string[];
-  evidence: string[];
-}
+export type { SplitManifest };
+/** One pool of a manifest. */
+export type ManifestPool = Pool;
+/** One question of a pool, as the manifest records it. */
+export type ManifestItem = Item;
+/** A retrieved chunk stored with a fine-tuning item: what its RAG prompt shows. */
+export type ManifestContext = RetrievedContext;
+export type ManifestSource = SourceFile;
 
-export interface ManifestPool {
-  /** sha256 over the pool's item hashes, in order, newline-joined. */
-  sha256: string;
-  /** Size asked for; smaller `items` means the dataset was too small. */
-  requestedSize: number;
-  size: number;
-  items: ManifestItem[];
-}
-
-export interface SplitManifest {
-  version: 1;
-  dataset: DatasetName;
-  seed: number;
-  createTime: string;
-  /** Files the items were loaded from, with their sha256, when known. */
-  sources?: { path: string; sha256?: string }[];
-  duplicateQuestionsDropped?: number;
-  pools: Record<string, ManifestPool>;
-}
+/** The split manifest format version this code writes and reads. */
+export const MANIFEST_VERSION = 1;
 
 export function itemHash(item: Pick<QaItem, "id" | "question" | "answer" | "answers" | "evidence">): string {
   // Fixed key order makes the JSON canonical.
@@ -51,10 +47,27 @@ export function poolHash(itemHashes: string[]): string {
   return sha256Hex(itemHashes.join("\n"));
 }
 
-export function createManifest(
-  split: DatasetSplit,
-  options: { sources?: { path: string; sha256?: string }[]; now?: Date } = {},
-): SplitManifest {
+/** A chunk the retriever returned for a question, as the experiment holds it before it is written. */
+export interface RetrievedChunk {
+  text: string;
+  /** The chunk's id in the retriever's collection. */
+  sourceId: string;
+  score: number;
+}
+
+export interface CreateManifestOptions {
+  /** Files the items were loaded from, with their sha256 when known. */
+  sources?: { path: string; sha256?: string }[];
+  /** Recorded as create_time; default now. */
+  now?: Date;
+  /**
+   * Retrieved chunks by item id, best first. Stored on the fine-tuning pools' items, so a fine-tune renders the
+   * same RAG prompt (question + chunks → answer) as the generator gets at evaluation.
+   */
+  contexts?: ReadonlyMap<string, readonly RetrievedChunk[]>;
+}
+
+export function createManifest(split: DatasetSplit, options: CreateManifestOptions = {}): SplitManifest {
   const pools: Record<string, ManifestPool> = {};
   for (const [name, pool] of Object.entries(split.pools)) {
     const items = pool.items.map((item) => ({
@@ -64,23 +77,24 @@ export function createManifest(
       answer: item.answer,
       answers: item.answers,
       evidence: item.evidence,
+      contexts: name === "eval" ? [] : [...(options.contexts?.get(item.id) ?? [])],
     }));
-    pools[name] = {
+    pools[name] = create(PoolSchema, {
       sha256: poolHash(items.map((i) => i.sha256)),
       requestedSize: pool.requestedSize,
       size: items.length,
       items,
-    };
+    });
   }
-  return {
-    version: 1,
+  return create(SplitManifestSchema, {
+    version: MANIFEST_VERSION,
     dataset: split.dataset,
-    seed: split.seed,
-    createTime: (options.now ?? new Date()).toISOString(),
-    ...(options.sources ? { sources: options.sources } : {}),
+    seed: BigInt(split.seed),
+    createTime: timestampFromDate(options.now ?? new Date()),
+    sources: options.sources ?? [],
     duplicateQuestionsDropped: split.duplicateQuestionsDropped,
     pools,
-  };
+  });
 }
 
 export interface ManifestVerification {
@@ -95,8 +109,10 @@ export interface ManifestVerification {
  */
 export function verifyManifest(manifest: SplitManifest): ManifestVerification {
   const problems: string[] = [];
-  if (manifest.version !== 1) problems.push(`version: expected 1, got ${manifest.version}`);
-  const pools = manifest.pools ?? {};
+  if (manifest.version !== MANIFEST_VERSION) {
+    problems.push(`version: expected ${MANIFEST_VERSION}, got ${manifest.version}`);
+  }
+  const pools = manifest.pools;
   if (!pools.eval) problems.push("pools.eval: missing");
   for (const [name, pool] of Object.entries(pools)) {
     pool.items.forEach((item, i) => {
@@ -106,14 +122,14 @@ export function verifyManifest(manifest: SplitManifest): ManifestVerification {
     });
     if (poolHash(pool.items.map((i) => i.sha256)) !== pool.sha256)
       problems.push(`pools.${name}.sha256: does not match its items`);
-    if (pool.size !== undefined && pool.size !== pool.items.length)
+    if (pool.size !== pool.items.length)
       problems.push(`pools.${name}.size: ${pool.size} but ${pool.items.length} items`);
     const ids = new Set(pool.items.map((i) => i.id));
     if (ids.size !== pool.items.length) problems.push(`pools.${name}: repeats an item id`);
   }
   const finetune = Object.entries(pools)
     .filter(([name]) => name !== "eval")
-    .sort(([, a], [, b]) => a.items.length - b.items.length || (a.requestedSize ?? 0) - (b.requestedSize ?? 0));
+    .sort(([, a], [, b]) => a.items.length - b.items.length || a.requestedSize - b.requestedSize);
   for (let i = 1; i < finetune.length; i++) {
     const [smallName, small] = finetune[i - 1];
     const [largeName, large] = finetune[i];
@@ -141,22 +157,4 @@ export function verifyManifest(manifest: SplitManifest): ManifestVerification {
     });
   }
   return { ok: problems.length === 0, problems };
-}
-
-/** Writes the manifest; resolves with the bytes written (what its sha256 and any copy of it are taken from). */
-export async function writeManifest(path: string, manifest: SplitManifest): Promise<Uint8Array> {
-  const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-  // Written beside and renamed, so a reader never sees half a manifest.
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, bytes);
-  await rename(temporary, path);
-  return bytes;
-}
-
-/** Reads a manifest and verifies it; throws listing every problem. */
-export async function readManifest(path: string): Promise<SplitManifest> {
-  const manifest = JSON.parse(await readFile(path, "utf8")) as SplitManifest;
-  const verification = verifyManifest(manifest);
-  if (!verification.ok) throw new Error(`${path}: manifest does not verify:\n  ${verification.problems.join("\n  ")}`);
-  return manifest;
 }

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { createManifest, readManifest, verifyManifest, writeManifest } from "./manifest.js";
+import { createManifest, verifyManifest } from "./manifest.js";
+import { readManifest, serializeManifest, writeManifest } from "./manifest-file.js";
 import { splitDataset } from "./split.js";
 import { normalizeQuestion } from "./text.js";
 import type { QaItem } from "./types.js";
@@ -75,15 +76,16 @@ describe("split manifest", () => {
   });
 
   it("records the fields the trainer reads, with content hashes", () => {
-    assert.equal(manifest.version, 1);
-    assert.equal(manifest.dataset, "nq-open");
-    assert.equal(manifest.seed, 0);
-    assert.equal(manifest.createTime, "2026-01-01T00:00:00.000Z");
-    assert.deepEqual(Object.keys(manifest.pools).sort(), ["eval", "finetune-1000", "finetune-200", "finetune-500"]);
-    const first = manifest.pools["finetune-200"].items[0];
+    const json = JSON.parse(Buffer.from(serializeManifest(manifest)).toString("utf8"));
+    assert.equal(json.version, 1);
+    assert.equal(json.dataset, "nq-open");
+    assert.equal(manifest.seed, 0n);
+    assert.equal(json.createTime, "2026-01-01T00:00:00Z");
+    assert.deepEqual(Object.keys(json.pools).sort(), ["eval", "finetune-1000", "finetune-200", "finetune-500"]);
+    const first = json.pools["finetune-200"].items[0];
     assert.deepEqual(Object.keys(first).sort(), ["answer", "answers", "evidence", "id", "question", "sha256"]);
     assert.match(first.sha256, /^[0-9a-f]{64}$/);
-    assert.match(manifest.pools.eval.sha256, /^[0-9a-f]{64}$/);
+    assert.match(json.pools.eval.sha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(verifyManifest(manifest), { ok: true, problems: [] });
   });
 

@@ -9,8 +9,8 @@ export function normalizeQuestion(question: string): string {
     .trim();
 }
 
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 /** Order-preserving de-duplication of non-empty trimmed strings. */

@@ -1,7 +1,6 @@
 export * from "./estimate/memory-estimate.js";
 export * from "./estimate/model-catalog.js";
 export * from "./events/trainer-events.js";
-export * from "./manifest/split-manifest.js";
 export * from "./scheduler/job-lifecycle.js";
 export * from "./scheduler/placement.js";
 export * from "./scheduler/scheduler.js";

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { trainerSettings } from "./config.js";
 import { createTrainerEvents } from "./events/trainer-events.js";
-import { findPool, type ObjectReader, parseSplitManifest, readManifestBytes } from "./manifest/split-manifest.js";
+import { findPool, type ObjectReader, parseManifest, readManifestBytes } from "@ragtune/datasets";
 import type { PlacementStrategy } from "./scheduler/placement.js";
 import { type SchedulerStores, TrainerScheduler } from "./scheduler/scheduler.js";
 import { TrainerServiceImpl } from "./service.js";
@@ -76,7 +76,7 @@ export async function createTrainerScheduler(parts: TrainerParts): Promise<Train
     logger: parts.logger,
     poolSize: async (ref) => {
       const bytes = await readManifestBytes(ref.manifestUri, readObject);
-      return findPool(parseSplitManifest(bytes), ref.pool).items.length;
+      return findPool(parseManifest(bytes), ref.pool).items.length;
     },
   });
   await scheduler.start();

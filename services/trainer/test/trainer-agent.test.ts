@@ -27,7 +27,7 @@ import { readArchive, createObjectStoreAdapterStorage } from "@ragtune/adapter-a
 import { createCpuReaderExecutor, READER_WEIGHTS_FILE } from "../src/agent/executors/cpu-reader.js";
 import { createOpenAiExecutor } from "../src/agent/executors/openai.js";
 import { NodeAgent } from "../src/agent/node-agent.js";
-import { sha256Hex } from "../src/manifest/split-manifest.js";
+import { sha256Hex } from "@ragtune/datasets";
 import type { TrainerScheduler } from "../src/scheduler/scheduler.js";
 import { createObjectReader, createTrainerScheduler } from "../src/server.js";
 import { TrainerServiceImpl } from "../src/service.js";

@@ -20,7 +20,7 @@ import { type Logger, recordSpanFailure, type Span, withSpan, withTraceContext }
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import type { ObjectReader } from "../manifest/split-manifest.js";
+import type { ObjectReader } from "@ragtune/datasets";
 import { archiveDirectory, type AdapterStorage } from "@ragtune/adapter-archive";
 import { type Executor, ExecutorFailure } from "./executors/executor.js";
 import { loadTrainingPairs } from "./training-pairs.js";

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import { ItemSchema } from "@ragtune/contracts/datasets";
 import { FailureClass, JobSpecSchema } from "@ragtune/contracts/trainer";
+import { createManifest, loadQasper, splitDataset, writeManifest as writeSplitManifest } from "@ragtune/datasets";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeManifest } from "../../test/fixtures/write-manifest.js";
@@ -42,7 +44,9 @@ describe("training pairs from a split manifest", () => {
   });
 
   it("uses evidence passages when an item has no retrieved contexts", () => {
-    const pair = toTrainingPair({ id: "x", question: "q?", answer: "a", evidence: ["passage one"] });
+    const pair = toTrainingPair(
+      create(ItemSchema, { id: "x", question: "q?", answer: "a", evidence: ["passage one"] }),
+    );
     assert.deepEqual(pair.contexts, [{ text: "passage one", sourceId: "evidence-1" }]);
     assert.deepEqual(pair.answers, ["a"]);
   });
@@ -51,28 +55,18 @@ describe("training pairs from a split manifest", () => {
   it("turns real Qasper QA pairs with their evidence into RAG training prompts", {
     skip: !existsSync(qasper) && "../shared/datasets is not here",
   }, async () => {
-    const papers = JSON.parse(await readFile(qasper, "utf8")) as Record<string, QasperPaper>;
-    const items = Object.values(papers)
-      .flatMap((paper) => paper.qas)
-      .flatMap((qa) => {
-        const answer = qa.answers.map((a) => a.answer).find((a) => a.extractive_spans?.length && a.evidence?.length);
-        return answer
-          ? [
-              {
-                id: qa.question_id,
-                question: qa.question,
-                answer: answer.extractive_spans[0],
-                evidence: answer.evidence,
-              },
-            ]
-          : [];
-      })
-      .slice(0, 10);
-    assert.ok(items.length >= 5, `only ${items.length} extractive Qasper answers with evidence`);
+    // The manifest as `ragtune datasets split` writes it: loaded, split and written by @ragtune/datasets.
+    const loaded = await loadQasper(qasper);
+    const split = splitDataset(
+      loaded.items.filter((item) => item.answer && item.evidence.length > 0),
+      { dataset: "qasper", seed: 1, poolSizes: [10], evalSize: 1 },
+    );
+    const items = split.pools["finetune-10"].items;
+    assert.equal(items.length, 10);
     const dir = await mkdtemp(join(tmpdir(), "pairs-qasper-"));
     try {
       const path = join(dir, "manifest.json");
-      await writeFile(path, JSON.stringify({ version: 1, dataset: "qasper", pools: { "finetune-10": { items } } }));
+      await writeSplitManifest(path, createManifest(split));
       const { pairs } = await loadTrainingPairs(spec(path, "", "finetune-10"));
       const lines = renderTrainingJsonl(pairs)
         .trim()
@@ -89,11 +83,3 @@ describe("training pairs from a split manifest", () => {
     }
   });
 });
-
-interface QasperPaper {
-  qas: {
-    question: string;
-    question_id: string;
-    answers: { answer: { extractive_spans: string[]; evidence: string[] } }[];
-  }[];
-}

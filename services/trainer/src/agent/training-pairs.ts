@@ -2,7 +2,7 @@
  * The QA pairs of a job, read from its split manifest with the checksum verified, in the shape executors use.
  */
 import type { JobSpec } from "@ragtune/contracts/trainer";
-import { loadTrainingPool, type ManifestItem, ManifestError, type ObjectReader } from "../manifest/split-manifest.js";
+import { loadTrainingPool, type ManifestItem, ManifestError, type ObjectReader } from "@ragtune/datasets";
 import { userError } from "./executors/executor.js";
 
 export interface TrainingPair {
@@ -15,14 +15,14 @@ export interface TrainingPair {
 }
 
 export function toTrainingPair(item: ManifestItem): TrainingPair {
-  const contexts = item.contexts?.length
-    ? item.contexts.map((c) => ({ text: c.text, sourceId: c.source_id }))
-    : (item.evidence ?? []).map((text, i) => ({ text, sourceId: `evidence-${i + 1}` }));
+  const contexts = item.contexts.length
+    ? item.contexts.map((c) => ({ text: c.text, sourceId: c.sourceId }))
+    : item.evidence.map((text, i) => ({ text, sourceId: `evidence-${i + 1}` }));
   return {
     id: item.id,
     question: item.question,
     answer: item.answer,
-    answers: item.answers?.length ? item.answers : [item.answer],
+    answers: item.answers.length ? item.answers : [item.answer],
     contexts,
   };
 }

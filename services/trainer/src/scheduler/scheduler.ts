@@ -32,7 +32,7 @@ import {
 } from "@ragtune/runtime";
 import { CPU_JOB_HOST_BYTES, estimateTrainingMemory, formatBytes } from "../estimate/memory-estimate.js";
 import type { TrainerEvents } from "../events/trainer-events.js";
-import { ManifestError } from "../manifest/split-manifest.js";
+import { ManifestError } from "@ragtune/datasets";
 import { effectiveBatchSize, needsGpu, resolveExecutor, sameSpec, withSpecDefaults } from "../spec/job-spec.js";
 import type { PlacementLease } from "../store/placement-lease.js";
 import { type RecordStore, RevisionConflictError, type Versioned } from "../store/record-store.js";

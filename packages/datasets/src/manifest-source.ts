@@ -1,53 +1,15 @@
 /**
- * The split manifest written by the datasets code: the pools of QA pairs a job trains on, with content hashes
- * that travel with the adapter. Read by the trainer at submission (pool exists, size fits) and by agents before
- * training (checksum matches).
+ * Where a training job's manifest comes from (nats-obj://bucket/name, http(s)://, file:// or a path) and the pool
+ * it trains on: what the trainer checks at submission and its node agents load before training.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { ManifestPool, SplitManifest } from "./manifest.js";
+import { ManifestError, parseManifest } from "./manifest-file.js";
+import { sha256Hex } from "./text.js";
 
-export interface ManifestContext {
-  text: string;
-  source_id?: string;
-}
-
-export interface ManifestItem {
-  id: string;
-  sha256?: string;
-  question: string;
-  answer: string;
-  answers?: string[];
-  evidence?: string[];
-  contexts?: ManifestContext[];
-}
-
-export interface ManifestPool {
-  sha256?: string;
-  items: ManifestItem[];
-}
-
-export interface SplitManifest {
-  version: number;
-  dataset: string;
-  seed?: number;
-  pools: Record<string, ManifestPool>;
-}
-
-/** A manifest that cannot be used; a user error (never retried). */
-export class ManifestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ManifestError";
-  }
-}
-
-/** Reads bytes behind a nats-obj:// URI (wired to the NATS Object Store by the caller). */
+/** Reads bytes behind a nats-obj:// URI (wired to the NATS Object Store by the caller); null: no such object. */
 export type ObjectReader = (bucket: string, name: string) => Promise<Uint8Array | null>;
-
-export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 /** Splits nats-obj://bucket/name. */
 export function parseObjectUri(uri: string): { bucket: string; name: string } | undefined {
@@ -78,29 +40,6 @@ export async function readManifestBytes(uri: string, readObject?: ObjectReader):
   }
 }
 
-export function parseSplitManifest(data: Uint8Array | string): SplitManifest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof data === "string" ? data : Buffer.from(data).toString("utf8"));
-  } catch (error) {
-    throw new ManifestError(`manifest is not JSON: ${(error as Error).message}`);
-  }
-  const manifest = parsed as Partial<SplitManifest>;
-  if (typeof manifest !== "object" || manifest === null || typeof manifest.pools !== "object" || !manifest.pools) {
-    throw new ManifestError("manifest has no pools object");
-  }
-  if (manifest.version !== 1) throw new ManifestError(`manifest version ${manifest.version} is not supported (1)`);
-  for (const [name, pool] of Object.entries(manifest.pools)) {
-    if (!Array.isArray(pool?.items)) throw new ManifestError(`pool "${name}" has no items array`);
-    pool.items.forEach((item, i) => {
-      if (typeof item?.question !== "string" || typeof item?.answer !== "string") {
-        throw new ManifestError(`pool "${name}" item ${i} lacks a question or answer string`);
-      }
-    });
-  }
-  return manifest as SplitManifest;
-}
-
 export function findPool(manifest: SplitManifest, pool: string): ManifestPool {
   const found = manifest.pools[pool];
   if (!found) {
@@ -122,6 +61,6 @@ export async function loadTrainingPool(
   if (ref.manifestSha256 && ref.manifestSha256.toLowerCase() !== actual) {
     throw new ManifestError(`manifest sha256 is ${actual}, the job expects ${ref.manifestSha256}`);
   }
-  const manifest = parseSplitManifest(bytes);
+  const manifest = parseManifest(bytes);
   return { manifest, pool: findPool(manifest, ref.pool), manifestSha256: actual };
 }
