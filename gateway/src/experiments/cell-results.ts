@@ -1,11 +1,17 @@
 /**
  * Finished cells of an experiment, one KV entry each: what makes a run resumable (a finished cell is never
- * redone) and what the results table is computed from.
+ * redone) and what the results table is computed from. A cell's answers with their contexts and judge repeats
+ * are too large for a KV entry (a G-Eval cell: 200 answers × 2 criteria × 10 rationales), so they go to an
+ * object beside it, written before the entry: a cell that is done always has its answers.
  */
+import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import type { KV } from "@nats-io/kv";
+import { type AnswerRecord, AnswerRecordSchema } from "@ragtune/contracts/gateway";
 import type { NatsHandle } from "@ragtune/runtime";
+import type { JudgeSummary } from "./answer-records.js";
 
 export const CELLS_BUCKET = "ragtune_experiment_cells";
+export const ANSWERS_BUCKET = "ragtune_experiment_answers";
 
 export interface CellResult {
   cellKey: string;
@@ -28,25 +34,48 @@ export interface CellResult {
   generationLatencySeconds: number;
   outputTokens: number;
   finishTime: string;
+  /** SHA-256 of the split manifest the questions came from; absent in results stored before it was kept. */
+  manifestSha256?: string;
+  /** Per criterion: how the judge scored; absent in results stored before it was kept. */
+  judge?: Record<string, JudgeSummary>;
+  /** Every answer with its contexts and judge repeats: on put, stored beside the entry, not in it. */
+  answers?: AnswerRecord[];
 }
 
 export interface CellResultStore {
   get(experimentId: string, cellKey: string): Promise<CellResult | undefined>;
   put(experimentId: string, result: CellResult): Promise<void>;
   list(experimentId: string): Promise<CellResult[]>;
+  /** The answers kept for a finished cell (empty for cells stored before answers were kept). */
+  answers(experimentId: string, cellKey: string): Promise<AnswerRecord[]>;
+}
+
+function answersToJsonl(answers: readonly AnswerRecord[]): string {
+  return answers.map((a) => `${toJsonString(AnswerRecordSchema, a)}\n`).join("");
+}
+
+function answersFromJsonl(text: string): AnswerRecord[] {
+  return text
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => fromJsonString(AnswerRecordSchema, line));
 }
 
 const keyOf = (experimentId: string, cellKey: string) => `${experimentId}.${cellKey}`;
 
 export async function createKvCellResultStore(nats: NatsHandle): Promise<CellResultStore> {
   const kv: KV = await nats.kvm.create(CELLS_BUCKET, { history: 1 });
+  const objects = await nats.objm.create(ANSWERS_BUCKET);
   const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)) as CellResult;
   return {
     async get(experimentId, cellKey) {
       const entry = await kv.get(keyOf(experimentId, cellKey));
       return entry && entry.operation === "PUT" && entry.length > 0 ? decode(entry.value) : undefined;
     },
-    async put(experimentId, result) {
+    async put(experimentId, { answers, ...result }) {
+      if (answers) {
+        await objects.putBlob({ name: keyOf(experimentId, result.cellKey) }, Buffer.from(answersToJsonl(answers)));
+      }
       await kv.put(keyOf(experimentId, result.cellKey), JSON.stringify(result));
     },
     async list(experimentId) {
@@ -57,20 +86,30 @@ export async function createKvCellResultStore(nats: NatsHandle): Promise<CellRes
       }
       return out;
     },
+    async answers(experimentId, cellKey) {
+      const blob = await objects.getBlob(keyOf(experimentId, cellKey));
+      return blob ? answersFromJsonl(new TextDecoder().decode(blob)) : [];
+    },
   };
 }
 
 export function createMemoryCellResultStore(): CellResultStore {
   const results = new Map<string, CellResult>();
+  const answers = new Map<string, string>();
   return {
     async get(experimentId, cellKey) {
       return results.get(keyOf(experimentId, cellKey));
     },
-    async put(experimentId, result) {
+    async put(experimentId, { answers: records, ...result }) {
+      // Kept as JSON lines, as in the object store, so memory and NATS stores give back the same records.
+      if (records) answers.set(keyOf(experimentId, result.cellKey), answersToJsonl(records));
       results.set(keyOf(experimentId, result.cellKey), structuredClone(result));
     },
     async list(experimentId) {
       return [...results.entries()].filter(([k]) => k.startsWith(`${experimentId}.`)).map(([, v]) => v);
+    },
+    async answers(experimentId, cellKey) {
+      return answersFromJsonl(answers.get(keyOf(experimentId, cellKey)) ?? "");
     },
   };
 }

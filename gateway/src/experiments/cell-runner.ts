@@ -3,9 +3,10 @@ import type { Client } from "@connectrpc/connect";
 import type { ExperimentSpec } from "@ragtune/contracts/gateway";
 import type { GeneratorService } from "@ragtune/contracts/generator";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { JudgeService, ScoreItemSchema } from "@ragtune/contracts/judge";
+import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/contracts/judge";
 import { FailureClass, type Job, JobState, type TrainerService } from "@ragtune/contracts/trainer";
 import type { Logger } from "@ragtune/runtime";
+import { judgedRecords } from "./answer-records.js";
 import type { CellResult } from "./cell-results.js";
 import type { Cell } from "./cells.js";
 import { poolName, type PreparedDataset } from "./dataset-preparation.js";
@@ -117,6 +118,7 @@ export async function runCell(options: {
   options.onStage(`judge ${cell.key}`);
   const scores: CellResult["scores"] = {};
   const failedRepeats: Record<string, number> = {};
+  const judged: ScoreResponse[] = []; // kept whole: answers.jsonl exports every repeat's score and rationale
   for (let start = 0; start < prepared.evalItems.length; start += JUDGE_BATCH) {
     const batch = prepared.evalItems.slice(start, start + JUDGE_BATCH);
     const items: MessageInitShape<typeof ScoreItemSchema>[] = batch.map((item) => ({
@@ -128,6 +130,7 @@ export async function runCell(options: {
       referenceEvidence: item.evidence,
     }));
     const res = await clients.judge.scoreBatch({ items, criteria: spec.criteria, judge: spec.judge }, { signal });
+    judged.push(...res.results);
     for (const result of res.results) {
       for (const score of result.scores) {
         failedRepeats[score.criterion] = (failedRepeats[score.criterion] ?? 0) + score.failedRepeats;
@@ -153,5 +156,6 @@ export async function runCell(options: {
     generationLatencySeconds: prepared.evalItems.length ? latency / prepared.evalItems.length : 0,
     outputTokens,
     finishTime: new Date().toISOString(),
+    ...judgedRecords({ cell, prepared, adapterId: tuned.adapterId, answers, judged }),
   };
 }

@@ -92,7 +92,17 @@ export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentServi
   async getResults(req: { experimentId: string }) {
     const experiment = await this.require(req.experimentId);
     const cells = await this.cells.list(req.experimentId);
-    return { rows: buildResultRows(cells, experiment.spec!.criteria, Number(experiment.spec!.seed)) };
+    return { rows: buildResultRows(cells, experiment.spec!) };
+  }
+
+  /** Every kept answer of the finished cells, cell by cell (ordered by cell key). */
+  async *exportAnswers(req: { experimentId: string }) {
+    await this.require(req.experimentId);
+    const cells = await this.cells.list(req.experimentId);
+    cells.sort((a, b) => a.cellKey.localeCompare(b.cellKey));
+    for (const cell of cells) {
+      for (const record of await this.cells.answers(req.experimentId, cell.cellKey)) yield { record };
+    }
   }
 
   private async require(id: string) {

@@ -13,4 +13,5 @@ export * from "./server.js";
 export * from "./telemetry.js";
 export * from "./validation.js";
 export * from "./statistics.js";
+export * from "./statistics-paired.js";
 export * from "./wake.js";

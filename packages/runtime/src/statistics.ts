@@ -1,4 +1,4 @@
-/** Statistics shared by the services: spread of a sample with its t-interval (judge repeats, results table), and paired bootstrap intervals. */
+/** Statistics shared by the services: spread of a sample with its t-interval (judge repeats), and a seeded PRNG. Paired comparisons: statistics-paired.ts. */
 
 export interface SpreadStats {
   n: number;
@@ -59,40 +59,4 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-export interface PairedDifference {
-  n: number;
-  /** Mean of treatment − control over the pairs. */
-  meanDifference: number;
-  /** 2.5th and 97.5th percentiles of the bootstrap distribution of that mean. */
-  ci95Low: number;
-  ci95High: number;
-}
-
-/**
- * Paired bootstrap of the mean difference: resamples pairs (questions) with replacement, so the interval keeps
- * the pairing between a fine-tuned model's and the base model's scores on the same question.
- */
-export function pairedBootstrap(
-  treatment: readonly number[],
-  control: readonly number[],
-  options: { resamples?: number; seed?: number } = {},
-): PairedDifference {
-  if (treatment.length !== control.length) throw new RangeError("paired samples must have the same length");
-  const n = treatment.length;
-  if (n === 0) return { n: 0, meanDifference: 0, ci95Low: 0, ci95High: 0 };
-  const diffs = treatment.map((t, i) => t - control[i]);
-  const meanDifference = diffs.reduce((a, b) => a + b, 0) / n;
-  const resamples = options.resamples ?? 2000;
-  const random = seededRandom(options.seed ?? 0);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += diffs[Math.floor(random() * n)];
-    means[r] = sum / n;
-  }
-  means.sort();
-  const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
-  return { n, meanDifference, ci95Low: at(0.025), ci95High: at(0.975) };
 }
