@@ -1,55 +1,158 @@
 /**
  * Validation and defaults of an ExperimentSpec, in one place. Defaults are the paper's protocol: chunks of
  * 1,500 characters, top 5, fine-tune sizes {0, 200, 500, 1000}, LoRA, accuracy and completeness, 10 repeats.
+ * Validation lists every problem (a spec file's author fixes them all in one go); the service reports them as
+ * one INVALID_ARGUMENT whose message starts with the first problem's field path.
  */
 import { create } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
 import { FineTuneMethod, FineTuneMethodSchema } from "@ragtune/contracts/common";
-import { type ExperimentSpec, ExperimentSpecSchema, HyperparametersSchema } from "@ragtune/contracts/gateway";
-import { JudgeConfigSchema, ScoringMode, ScoringModeSchema } from "@ragtune/contracts/judge";
+import {
+  type BackendConcurrency,
+  type ExperimentSpec,
+  ExperimentSpecSchema,
+  GenerationSettingsSchema,
+  HyperparametersSchema,
+} from "@ragtune/contracts/gateway";
+import { SamplingParamsSchema, TruncationPolicySchema } from "@ragtune/contracts/generator";
+import { JudgeConfigSchema, RepeatStrategySchema, ScoringMode, ScoringModeSchema } from "@ragtune/contracts/judge";
 import { ChunkingConfigSchema } from "@ragtune/contracts/retriever";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
 
 export const DATASET_FORMATS = ["bioasq", "nq", "nq-open", "qasper"] as const;
 export const DEFAULT_FINETUNE_SIZES = [0, 200, 500, 1000];
 export const DEFAULT_CRITERIA = ["accuracy", "completeness"];
+export const DEFAULT_MAX_TOKENS = 256;
+export const DEFAULT_GENERATE_CONCURRENCY = 8;
+export const DEFAULT_JUDGE_CONCURRENCY = 1;
 
-/** Checks the spec as the client sent it; throws INVALID_ARGUMENT naming the first wrong field. */
-export function validateExperimentSpec(spec: ExperimentSpec | undefined): asserts spec is ExperimentSpec {
-  if (!spec) throw invalidArgument("spec", "is required");
-  requireNonEmpty("spec.name", spec.name);
-  if (spec.datasets.length === 0) throw invalidArgument("spec.datasets", "must name at least one dataset");
+/** One thing wrong with a spec: the field's path in proto names (`datasets[1].paths[0]`) and what is wrong. */
+export interface SpecProblem {
+  path: string;
+  message: string;
+}
+
+/** Runs one of the runtime's throwing checks and records its complaint instead of stopping at it. */
+function collector(problems: SpecProblem[]) {
+  return (check: () => void) => {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof ConnectError)) throw error;
+      const at = error.rawMessage.indexOf(": ");
+      problems.push({ path: error.rawMessage.slice(0, at), message: error.rawMessage.slice(at + 2) });
+    }
+  };
+}
+
+function duplicates<T>(values: T[]): number[] {
+  return values.flatMap((v, i) => (values.indexOf(v) < i ? [i] : []));
+}
+
+/** Every problem of a spec as a client sent it (before defaults), in field order. */
+export function specProblems(spec: ExperimentSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  const check = collector(problems);
+  check(() => requireNonEmpty("name", spec.name));
+  if (spec.datasets.length === 0) add("datasets", "must name at least one dataset");
   spec.datasets.forEach((d, i) => {
     if (!(DATASET_FORMATS as readonly string[]).includes(d.format)) {
-      throw invalidArgument(`spec.datasets[${i}].format`, `must be one of ${DATASET_FORMATS.join(", ")}`);
+      const got = d.format ? `, got "${d.format}"` : "";
+      add(
+        `datasets[${i}].format`,
+        `${d.format ? "must be" : "is required:"} one of ${DATASET_FORMATS.join(", ")}${got}`,
+      );
     }
-    if (d.paths.length === 0) throw invalidArgument(`spec.datasets[${i}].paths`, "must name at least one file");
+    // The runner loads one file or folder per dataset; more would be ignored without a word.
+    d.paths.slice(1).forEach((_, j) => {
+      add(`datasets[${i}].paths[${j + 1}]`, "one file or folder per dataset (a folder holds several files)");
+    });
+    if (d.paths.length === 0) add(`datasets[${i}].paths`, "must name at least one file or folder");
+    d.paths.forEach((p, j) => check(() => requireNonEmpty(`datasets[${i}].paths[${j}]`, p)));
   });
-  if (spec.baseModels.length === 0) throw invalidArgument("spec.base_models", "must name at least one model");
+  // Cells, collections and results are keyed by the dataset's name, so two datasets cannot share one.
+  const names = spec.datasets.map((d) => d.name || d.format);
+  for (const i of duplicates(names)) {
+    add(`datasets[${i}].name`, `"${names[i]}" is also datasets[${names.indexOf(names[i])}]'s name; name them apart`);
+  }
+  if (spec.baseModels.length === 0) add("base_models", "must name at least one model");
   spec.baseModels.forEach((m, i) => {
-    requireNonEmpty(`spec.base_models[${i}].base_model`, m.baseModel);
-    if (m.adapter) throw invalidArgument(`spec.base_models[${i}].adapter`, "base models carry no adapter");
+    check(() => requireNonEmpty(`base_models[${i}].base_model`, m.baseModel));
+    if (m.adapter) add(`base_models[${i}].adapter`, "base models carry no adapter");
   });
-  spec.finetuneSizes.forEach((size, i) => requireRange(`spec.finetune_sizes[${i}]`, size, 0, 100_000));
-  spec.methods.forEach((method, i) => requireKnownEnum(`spec.methods[${i}]`, method, FineTuneMethodSchema));
+  spec.finetuneSizes.forEach((size, i) => check(() => requireRange(`finetune_sizes[${i}]`, size, 0, 100_000)));
+  for (const i of duplicates(spec.finetuneSizes))
+    add(`finetune_sizes[${i}]`, `${spec.finetuneSizes[i]} is listed twice`);
+  spec.methods.forEach((method, i) => check(() => requireKnownEnum(`methods[${i}]`, method, FineTuneMethodSchema)));
+  for (const i of duplicates(spec.methods)) add(`methods[${i}]`, "is listed twice");
   spec.hyperparameters.forEach((h, i) => {
-    const at = `spec.hyperparameters[${i}]`;
-    requireRange(`${at}.epochs`, h.epochs, 0, 100);
-    requireRange(`${at}.lora_dropout`, h.loraDropout, 0, 0.999);
-    if (h.loraAlpha < 0) throw invalidArgument(`${at}.lora_alpha`, "must be > 0");
-    if (h.learningRate < 0) throw invalidArgument(`${at}.learning_rate`, "must be > 0");
+    const at = `hyperparameters[${i}]`;
+    check(() => requireRange(`${at}.epochs`, h.epochs, 0, 100));
+    check(() => requireRange(`${at}.micro_batch_size`, h.microBatchSize, 0, 1024));
+    check(() => requireRange(`${at}.gradient_accumulation_steps`, h.gradientAccumulationSteps, 0, 1024));
+    check(() => requireRange(`${at}.learning_rate`, h.learningRate, 0, 1));
+    check(() => requireRange(`${at}.lora_rank`, h.loraRank, 0, 1024));
+    check(() => requireRange(`${at}.lora_alpha`, h.loraAlpha, 0, 10_000));
+    check(() => requireRange(`${at}.lora_dropout`, h.loraDropout, 0, 0.999));
+    h.targetModules.forEach((m, j) => check(() => requireNonEmpty(`${at}.target_modules[${j}]`, m)));
   });
   if (spec.chunking) {
-    if (spec.chunking.chunkSize !== 0) requireRange("spec.chunking.chunk_size", spec.chunking.chunkSize, 50, 100_000);
-    if (spec.chunking.chunkOverlap >= Math.max(spec.chunking.chunkSize, 1500) && spec.chunking.chunkOverlap > 0) {
-      throw invalidArgument("spec.chunking.chunk_overlap", "must be smaller than chunk_size");
+    const size = spec.chunking.chunkSize || 1500;
+    if (spec.chunking.chunkSize !== 0) check(() => requireRange("chunking.chunk_size", size, 50, 100_000));
+    if (spec.chunking.chunkOverlap >= size) {
+      add("chunking.chunk_overlap", `must be smaller than chunk_size (${size}), got ${spec.chunking.chunkOverlap}`);
     }
   }
-  requireRange("spec.top_k", spec.topK, 0, 1000);
+  check(() => requireRange("top_k", spec.topK, 0, 1000));
   if (spec.judge) {
-    requireKnownEnum("spec.judge.mode", spec.judge.mode, ScoringModeSchema, { allowUnspecified: true });
-    requireRange("spec.judge.repeats", spec.judge.repeats, 0, 100);
+    const judge = spec.judge;
+    check(() => requireKnownEnum("judge.mode", judge.mode, ScoringModeSchema, { allowUnspecified: true }));
+    check(() => requireRange("judge.repeats", judge.repeats, 0, 100));
+    check(() => requireRange("judge.samples", judge.samples, 0, 100));
+    check(() => requireRange("judge.temperature", judge.temperature, 0, 2));
+    check(() =>
+      requireKnownEnum("judge.repeat_strategy", judge.repeatStrategy, RepeatStrategySchema, { allowUnspecified: true }),
+    );
   }
-  spec.criteria.forEach((c, i) => requireNonEmpty(`spec.criteria[${i}]`, c));
+  spec.criteria.forEach((c, i) => check(() => requireNonEmpty(`criteria[${i}]`, c)));
+  for (const i of duplicates(spec.criteria)) add(`criteria[${i}]`, `"${spec.criteria[i]}" is listed twice`);
+  check(() => requireRange("eval_size", spec.evalSize, 0, 1_000_000));
+  const generation = spec.generation;
+  if (generation?.sampling) {
+    const s = generation.sampling;
+    check(() => requireRange("generation.sampling.temperature", s.temperature, 0, 2));
+    check(() => requireRange("generation.sampling.top_p", s.topP, 0, 1));
+    check(() => requireRange("generation.sampling.max_tokens", s.maxTokens, 0, 32_768));
+    s.stop.forEach((stop, i) => {
+      if (stop === "") add(`generation.sampling.stop[${i}]`, "must not be empty");
+    });
+  }
+  if (generation) {
+    check(() =>
+      requireKnownEnum("generation.truncation", generation.truncation, TruncationPolicySchema, {
+        allowUnspecified: true,
+      }),
+    );
+  }
+  spec.backendConcurrency.forEach((c, i) => {
+    check(() => requireRange(`backend_concurrency[${i}].generate`, c.generate, 0, 256));
+    check(() => requireRange(`backend_concurrency[${i}].judge`, c.judge, 0, 64));
+  });
+  const backends = spec.backendConcurrency.map((c) => c.backend);
+  for (const i of duplicates(backends)) {
+    add(`backend_concurrency[${i}].backend`, `"${backends[i]}" is listed twice`);
+  }
+  return problems;
+}
+
+/** Checks the spec as the client sent it; throws INVALID_ARGUMENT starting with the first wrong field's path. */
+export function validateExperimentSpec(spec: ExperimentSpec | undefined): asserts spec is ExperimentSpec {
+  if (!spec) throw invalidArgument("spec", "is required");
+  const [first, ...rest] = specProblems(spec);
+  if (!first) return;
+  const more = rest.length ? ` (and ${rest.map((p) => `spec.${p.path}: ${p.message}`).join("; ")})` : "";
+  throw invalidArgument(`spec.${first.path}`, `${first.message}${more}`);
 }
 
 /** The spec with every default filled in, as stored and run. */
@@ -82,7 +185,25 @@ export function withDefaults(spec: ExperimentSpec): ExperimentSpec {
   judge.repeats ||= 10;
   full.judge = judge;
   if (full.criteria.length === 0) full.criteria = [...DEFAULT_CRITERIA];
+  const generation = create(GenerationSettingsSchema, full.generation ?? {});
+  const sampling = create(SamplingParamsSchema, generation.sampling ?? {});
+  sampling.maxTokens ||= DEFAULT_MAX_TOKENS;
+  sampling.seed ||= full.seed;
+  generation.sampling = sampling;
+  full.generation = generation;
   return full;
+}
+
+/** How many calls to keep in flight to a backend: the spec's entry for it, else the defaults. */
+export function backendConcurrency(
+  spec: ExperimentSpec,
+  backend: string,
+): Pick<BackendConcurrency, "generate" | "judge"> {
+  const entry = spec.backendConcurrency.find((c) => c.backend === backend);
+  return {
+    generate: entry?.generate || DEFAULT_GENERATE_CONCURRENCY,
+    judge: entry?.judge || DEFAULT_JUDGE_CONCURRENCY,
+  };
 }
 
 /** Cells of the grid: one base cell per dataset × model, plus one per size > 0 × method × hyperparameter set. */
