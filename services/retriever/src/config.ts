@@ -41,6 +41,14 @@ export const retrieverSettings = {
     description: "Qdrant REST URL, e.g. http://localhost:6333 (with RETRIEVER_BACKEND=qdrant)",
   }),
   qdrantApiKey: stringSetting({ env: "QDRANT_API_KEY", description: "Qdrant API key", secret: true }),
+  hybridDenseWeight: numberSetting({
+    env: "RETRIEVER_HYBRID_DENSE_WEIGHT",
+    description:
+      "weight of the dense ranking in hybrid reciprocal-rank fusion (the lexical ranking weighs 1); unset: 0.2 with " +
+      "RETRIEVER_EMBEDDER=glove (word vectors rank far below BM25), else 1",
+    min: 0,
+    max: 100,
+  }),
   embedder: stringSetting({
     env: "RETRIEVER_EMBEDDER",
     description:

@@ -1,18 +1,31 @@
+import { compareRanked } from "../lexical/ranking-order.js";
 import type { ScoredChunk } from "./vector-store-backend.js";
 
 /** The usual RRF constant (Cormack et al., 2009); it damps the weight of the very first ranks. */
 export const RRF_K = 60;
 
-/** Fuses ranked lists by reciprocal rank: score = Σ 1 / (k + rank), rank from 1. Best first, at most topK. */
-export function fuseByReciprocalRank(lists: ScoredChunk[][], topK: number, k = RRF_K): ScoredChunk[] {
+/**
+ * Fuses ranked lists by weighted reciprocal rank: score = Σ weight_i / (k + rank_i), rank from 1. Best first, ties
+ * by chunk id, at most topK. A list's weight below 1 lets a weaker ranker (word-vector dense search, say) reorder
+ * near-ties of a stronger one without overruling it.
+ */
+export function fuseByReciprocalRank(
+  lists: ScoredChunk[][],
+  topK: number,
+  options: { k?: number; weights?: number[] } = {},
+): ScoredChunk[] {
+  const k = options.k ?? RRF_K;
   const fused = new Map<string, ScoredChunk>();
-  for (const list of lists) {
+  lists.forEach((list, l) => {
+    const weight = options.weights?.[l] ?? 1;
     list.forEach((hit, position) => {
-      const contribution = 1 / (k + position + 1);
+      const contribution = weight / (k + position + 1);
       const seen = fused.get(hit.chunk.id);
       if (seen) seen.score += contribution;
       else fused.set(hit.chunk.id, { chunk: hit.chunk, score: contribution });
     });
-  }
-  return [...fused.values()].sort((a, b) => b.score - a.score || a.chunk.id.localeCompare(b.chunk.id)).slice(0, topK);
+  });
+  return [...fused.values()]
+    .sort((a, b) => compareRanked({ score: a.score, id: a.chunk.id }, { score: b.score, id: b.chunk.id }))
+    .slice(0, topK);
 }

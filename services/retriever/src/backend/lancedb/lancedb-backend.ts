@@ -33,6 +33,8 @@ export interface LanceDbBackendOptions {
   uri: string;
   /** Candidates taken from each list before fusing hybrid results, at least topK. Default 50. */
   hybridCandidates?: number;
+  /** Weight of the dense list in hybrid fusion (the lexical list weighs 1). Default 1. */
+  hybridDenseWeight?: number;
   /** BM25 parameters of lexical search. Default k1 0.9, b 0.4. */
   bm25?: Bm25Parameters;
   /** LanceDB's index cache, bytes. Default 512 MiB (LanceDB's own default, 6 GiB, lets RSS grow with the corpus). */
@@ -68,6 +70,7 @@ export class LanceDbBackend implements VectorStoreBackend {
   static async open(options: LanceDbBackendOptions): Promise<LanceDbBackend> {
     const resolved = {
       hybridCandidates: 50,
+      hybridDenseWeight: 1,
       indexCacheBytes: 512 * 2 ** 20,
       metadataCacheBytes: 128 * 2 ** 20,
       readConsistencySeconds: 1,
@@ -165,7 +168,7 @@ export class LanceDbBackend implements VectorStoreBackend {
       this.lexical(table, query.text, depth, query.filter),
       this.dense(table, vector, depth, where),
     ]);
-    return fuseByReciprocalRank([lexical, dense], query.topK);
+    return fuseByReciprocalRank([lexical, dense], query.topK, { weights: [1, this.options.hybridDenseWeight] });
   }
 
   async stats(collection: string): Promise<CollectionStats | undefined> {

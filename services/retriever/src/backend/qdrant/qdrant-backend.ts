@@ -16,6 +16,8 @@ import {
   type VectorStoreBackend,
 } from "../vector-store-backend.js";
 import { encodeDocument, encodeQuery } from "./sparse-bm25.js";
+import { compareRanked } from "../../lexical/ranking-order.js";
+import { fuseByReciprocalRank } from "../reciprocal-rank-fusion.js";
 
 export interface QdrantBackendOptions {
   /** REST URL, e.g. http://localhost:6333. */
@@ -25,6 +27,8 @@ export interface QdrantBackendOptions {
   upsertBatchSize?: number;
   /** Candidates per list before fusing hybrid results. Default 50. */
   hybridCandidates?: number;
+  /** Weight of the dense list in hybrid fusion (the lexical list weighs 1). Default 1. */
+  hybridDenseWeight?: number;
   /** Request timeout, ms. Default 30,000. */
   timeoutMs?: number;
 }
@@ -76,6 +80,7 @@ export class QdrantBackend implements VectorStoreBackend {
   private readonly specs = new Map<string, CollectionSpec>();
   private readonly upsertBatchSize: number;
   private readonly hybridCandidates: number;
+  private readonly hybridDenseWeight: number;
 
   constructor(options: QdrantBackendOptions) {
     const url = new URL(options.url);
@@ -90,6 +95,7 @@ export class QdrantBackend implements VectorStoreBackend {
     });
     this.upsertBatchSize = options.upsertBatchSize ?? 256;
     this.hybridCandidates = options.hybridCandidates ?? 50;
+    this.hybridDenseWeight = options.hybridDenseWeight ?? 1;
   }
 
   static async connect(options: QdrantBackendOptions): Promise<QdrantBackend> {
@@ -194,33 +200,42 @@ export class QdrantBackend implements VectorStoreBackend {
     const spec = await this.requireSpec(collection);
     const filter = metadataFilter(query.filter);
     const sparse = encodeQuery(query.text);
-    const vector = query.mode === "lexical" ? undefined : denseQueryVector(collection, spec, query);
-    let request: Record<string, unknown>;
-    if (query.mode === "lexical") {
-      if (sparse.indices.length === 0) return [];
-      request = { query: sparse, using: SPARSE_VECTOR };
-    } else if (query.mode === "dense") {
-      request = { query: vector, using: DENSE_VECTOR };
-    } else {
-      const depth = Math.max(query.topK, this.hybridCandidates);
-      const prefetch = [{ query: vector, using: DENSE_VECTOR, limit: depth, ...(filter ? { filter } : {}) }];
-      if (sparse.indices.length)
-        prefetch.unshift({ query: sparse as never, using: SPARSE_VECTOR, limit: depth, ...(filter ? { filter } : {}) });
-      request = { prefetch, query: { fusion: "rrf" } };
-    }
+    const lexical = (limit: number) =>
+      sparse.indices.length === 0
+        ? Promise.resolve([])
+        : this.query(collection, { query: sparse, using: SPARSE_VECTOR }, limit, filter);
+    if (query.mode === "lexical") return lexical(query.topK);
+    const vector = denseQueryVector(collection, spec, query);
+    const dense = (limit: number) => this.query(collection, { query: vector, using: DENSE_VECTOR }, limit, filter);
+    if (query.mode === "dense") return dense(query.topK);
+    // Fused here rather than by Qdrant's own RRF, so that both backends weigh and order hybrid results alike.
+    const depth = Math.max(query.topK, this.hybridCandidates);
+    const [lexicalHits, denseHits] = await Promise.all([lexical(depth), dense(depth)]);
+    return fuseByReciprocalRank([lexicalHits, denseHits], query.topK, { weights: [1, this.hybridDenseWeight] });
+  }
+
+  /** One ranked query, best first with ties by chunk id (Qdrant leaves the order of equal scores open). */
+  private async query(
+    collection: string,
+    request: Record<string, unknown>,
+    limit: number,
+    filter: QdrantFilter | undefined,
+  ): Promise<ScoredChunk[]> {
     const response = await this.call(collection, () =>
       this.client.query(collection, {
         ...request,
         ...(filter ? { filter } : {}),
-        limit: query.topK,
+        limit,
         with_payload: true,
         with_vector: false,
       } as never),
     );
-    return response.points.map((point) => ({
-      chunk: payloadToChunk(point.id, point.payload as unknown as ChunkPayload),
-      score: point.score,
-    }));
+    return response.points
+      .map((point) => ({
+        chunk: payloadToChunk(point.id, point.payload as unknown as ChunkPayload),
+        score: point.score,
+      }))
+      .sort((x, y) => compareRanked({ score: x.score, id: x.chunk.id }, { score: y.score, id: y.chunk.id }));
   }
 
   async stats(collection: string): Promise<CollectionStats | undefined> {
