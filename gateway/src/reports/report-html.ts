@@ -1,68 +1,29 @@
 /**
- * The HTML report: the results table and, as in the paper, one figure per criterion and base model showing the
- * score by fine-tuning size for each dataset (size 0 is the base model), with 95% intervals.
+ * The HTML report: what was compared and by which judge (in words), the paper's figures (accuracy and
+ * completeness by dataset and fine-tuning size, per model, base as reference, interval bars, the paper's
+ * published values beside ours), the paired differences with Holm-corrected p-values, the judge's reliability
+ * across repeats, the published values table, and every row.
  */
 import type { Experiment, ResultRow } from "@ragtune/contracts/gateway";
-import { methodLabel } from "./results-csv.js";
+import { diffWithInterval, fixed2, pValue, scoreWithInterval, significant } from "./number-format.js";
+import { PAPER_CITATION, PAPER_VALUES } from "./paper-results.js";
+import { escapeHtml, renderFigure } from "./report-figure.js";
+import {
+  experimentStateName,
+  fineTuneLabel,
+  judgeLabel,
+  methodLabel,
+  modelLabel,
+  reportStatements,
+} from "./run-labels.js";
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
-}
-
-/** Score (1–5) against fine-tuning size, one line per dataset; the first method and hyperparameter set. */
-function figure(rows: ResultRow[], criterion: string, model: string): string {
-  const width = 460;
-  const height = 300;
-  const pad = { left: 50, right: 130, top: 30, bottom: 45 };
-  const sizes = [...new Set(rows.map((r) => r.finetuneSize))].sort((a, b) => a - b);
-  const datasets = [...new Set(rows.map((r) => r.dataset))];
-  const x = (size: number) =>
-    pad.left + (sizes.length === 1 ? 0 : (sizes.indexOf(size) / (sizes.length - 1)) * (width - pad.left - pad.right));
-  const y = (score: number) => pad.top + ((5 - score) / 4) * (height - pad.top - pad.bottom);
-  const parts: string[] = [];
-  for (let s = 1; s <= 5; s++) {
-    parts.push(`<line x1="${pad.left}" x2="${width - pad.right}" y1="${y(s)}" y2="${y(s)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${pad.left - 8}" y="${y(s) + 4}" text-anchor="end" font-size="11">${s}</text>`);
-  }
-  for (const size of sizes) {
-    parts.push(
-      `<text x="${x(size)}" y="${height - pad.bottom + 18}" text-anchor="middle" font-size="11">${size === 0 ? "base" : size}</text>`,
-    );
-  }
-  parts.push(
-    `<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" text-anchor="middle" font-size="12">fine-tuning QA pairs</text>`,
-  );
-  datasets.forEach((dataset, i) => {
-    const color = COLORS[i % COLORS.length];
-    const points = sizes
-      .map((size) => rows.find((r) => r.dataset === dataset && r.finetuneSize === size))
-      .filter((r): r is ResultRow => r !== undefined);
-    parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((r) => `${x(r.finetuneSize)},${y(r.score!.mean)}`).join(" ")}"/>`,
-    );
-    for (const r of points) {
-      const s = r.score!;
-      parts.push(
-        `<line x1="${x(r.finetuneSize)}" x2="${x(r.finetuneSize)}" y1="${y(s.ci95Low)}" y2="${y(s.ci95High)}" stroke="${color}"/>`,
-      );
-      parts.push(
-        `<circle cx="${x(r.finetuneSize)}" cy="${y(s.mean)}" r="3.5" fill="${color}"><title>${escapeHtml(dataset)} ${r.finetuneSize}: ${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}] n=${s.n}</title></circle>`,
-      );
-    }
-    parts.push(
-      `<text x="${width - pad.right + 10}" y="${pad.top + 16 * i + 10}" font-size="12" fill="${color}">${escapeHtml(dataset)}</text>`,
-    );
-  });
-  return `<figure><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(criterion)} by fine-tuning size, ${escapeHtml(model)}">
-<text x="${pad.left}" y="18" font-size="14" font-weight="bold">${escapeHtml(criterion)} — ${escapeHtml(model)}</text>
-${parts.join("\n")}</svg></figure>`;
-}
-
-export function renderReportHtml(experiment: Experiment, rows: ResultRow[]): string {
+/** The rows a figure shows: base and the first method's first hyperparameter set, as the paper has one per size. */
+export function figureRows(
+  experiment: Experiment,
+  rows: ResultRow[],
+): Array<{ model: string; criterion: string; rows: ResultRow[] }> {
   const spec = experiment.spec!;
-  const figures: string[] = [];
+  const out: Array<{ model: string; criterion: string; rows: ResultRow[] }> = [];
   for (const model of [...new Set(rows.map((r) => r.baseModel))]) {
     for (const criterion of spec.criteria) {
       const selected = rows.filter(
@@ -72,35 +33,175 @@ export function renderReportHtml(experiment: Experiment, rows: ResultRow[]): str
           r.hyperparametersIndex === 0 &&
           (r.finetuneSize === 0 || r.method === spec.methods[0]),
       );
-      if (selected.length) figures.push(figure(selected, criterion, model));
+      if (selected.length) out.push({ model, criterion, rows: selected });
     }
   }
-  const table = rows
-    .map((r) => {
-      const s = r.score!;
-      const diff =
-        r.finetuneSize === 0
-          ? ""
-          : `${r.diffVsBase >= 0 ? "+" : ""}${r.diffVsBase.toFixed(2)} [${r.diffCi95Low.toFixed(2)}, ${r.diffCi95High.toFixed(2)}]`;
-      return `<tr><td>${escapeHtml(r.dataset)}</td><td>${escapeHtml(r.baseModel)}</td><td>${methodLabel(r)}</td><td>${r.finetuneSize}</td><td>${r.hyperparametersIndex}</td><td>${escapeHtml(r.criterion)}</td><td>${s.n}</td><td>${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]</td><td>${diff}</td></tr>`;
-    })
-    .join("\n");
-  const judge = spec.judge!;
+  return out;
+}
+
+const cell = (text: string | number) => `<td>${typeof text === "number" ? text : escapeHtml(text)}</td>`;
+const table = (head: string[], body: string[]) =>
+  `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>\n${body.join("\n")}\n</tbody></table>`;
+
+function differencesTable(rows: ResultRow[]): string {
+  const tuned = rows.filter((r) => r.finetuneSize > 0);
+  if (!tuned.length) return "<p>No fine-tuned cell finished, so there is no difference to show.</p>";
+  return table(
+    [
+      "dataset",
+      "model",
+      "fine-tune",
+      "size",
+      "trained on",
+      "hp",
+      "criterion",
+      "paired n",
+      "Δ vs base [95% CI]",
+      "p",
+      "p (Holm)",
+      "family",
+    ],
+    tuned.map(
+      (r) =>
+        `<tr class="${significant(r) ? "significant" : ""}">${[
+          cell(r.dataset),
+          cell(r.baseModel),
+          cell(fineTuneLabel(r)),
+          cell(r.finetuneSize),
+          cell(r.trainedOn),
+          cell(r.hyperparametersIndex),
+          cell(r.criterion),
+          cell(r.pairedN),
+          cell(`${diffWithInterval(r)}${r.intervalClipped ? " (clipped)" : ""}`),
+          cell(pValue(r.diffPValue)),
+          cell(`${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}`),
+          cell(r.holmFamilySize),
+        ].join("")}</tr>`,
+    ),
+  );
+}
+
+function reliabilityTable(rows: ResultRow[]): string {
+  return table(
+    [
+      "dataset",
+      "model",
+      "fine-tune",
+      "size",
+      "criterion",
+      "judge",
+      "repeats per answer",
+      "mean within-answer SD",
+      "failed repeats",
+    ],
+    rows.map(
+      (r) =>
+        `<tr>${[
+          cell(r.dataset),
+          cell(r.baseModel),
+          cell(methodLabel(r)),
+          cell(r.finetuneSize),
+          cell(r.criterion),
+          cell(judgeLabel(r)),
+          cell(fixed2(r.judgeRepeats)),
+          cell(r.judgeMeanItemStddev.toFixed(3)),
+          cell(r.failedRepeats),
+        ].join("")}</tr>`,
+    ),
+  );
+}
+
+function paperTable(rows: ResultRow[]): string {
+  const body = PAPER_VALUES.map((p) => {
+    const ours = rows.find(
+      (r) =>
+        r.dataset === p.dataset &&
+        p.matches.test(r.baseModel) &&
+        r.finetuneSize === p.finetuneSize &&
+        r.criterion === p.criterion,
+    );
+    return `<tr>${[
+      cell(p.dataset),
+      cell(p.model),
+      cell(p.finetuneSize === 0 ? "base" : p.finetuneSize),
+      cell(p.criterion),
+      cell(fixed2(p.mean)),
+      cell(ours ? `${scoreWithInterval(ours)} (${ours.baseModel})` : "not in this run"),
+    ].join("")}</tr>`;
+  });
+  return table(["dataset", "paper's model", "size", "criterion", "paper", "this run"], body);
+}
+
+function resultsTable(rows: ResultRow[]): string {
+  return table(
+    [
+      "dataset",
+      "model",
+      "fine-tune",
+      "size",
+      "trained on",
+      "hp",
+      "criterion",
+      "n",
+      "mean [95% CI]",
+      "Δ vs base [95% CI]",
+      "p (Holm)",
+      "judge",
+    ],
+    rows.map(
+      (r) =>
+        `<tr>${[
+          cell(r.dataset),
+          cell(modelLabel(r)),
+          cell(fineTuneLabel(r)),
+          cell(r.finetuneSize),
+          cell(r.trainedOn),
+          cell(r.hyperparametersIndex),
+          cell(r.criterion),
+          cell(r.score!.n),
+          cell(`${scoreWithInterval(r)}${r.intervalClipped ? " (clipped)" : ""}`),
+          cell(r.finetuneSize === 0 ? "" : diffWithInterval(r)),
+          cell(r.finetuneSize === 0 ? "" : pValue(r.diffPHolm)),
+          cell(judgeLabel(r)),
+        ].join("")}</tr>`,
+    ),
+  );
+}
+
+export function renderReportHtml(experiment: Experiment, rows: ResultRow[], about: readonly string[] = []): string {
+  const spec = experiment.spec!;
+  const figures = figureRows(experiment, rows).map((f) => renderFigure(f.rows, f.criterion, f.model));
+  const judges = [...new Set(rows.map(judgeLabel))];
+  const manifests = [...new Set(rows.map((r) => `${r.dataset}: ${r.manifestSha256 || "not recorded"}`))];
+  const statements = reportStatements(about, rows);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ragtune — ${escapeHtml(spec.name)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}figure{display:inline-block;margin:0 1rem 1rem 0}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}table{border-collapse:collapse;font-size:13px;margin-bottom:1.5rem}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}figure{display:inline-block;margin:0 1rem 1rem 0}.statements{background:#fff6dd;border:1px solid #e0c060;padding:.5rem 1rem}tr.significant td{background:#eef7ee}</style>
 </head><body>
 <h1>${escapeHtml(spec.name)}</h1>
-<p>Experiment <code>${escapeHtml(experiment.experimentId)}</code> · state ${experiment.state} · ${experiment.cellsDone}/${experiment.cellsTotal} cells ·
-chunks of ${spec.chunking?.chunkSize} characters, top ${spec.topK} · judge mode ${judge.mode} with ${judge.repeats} repeats ·
-seed ${spec.seed} · trace <code>${escapeHtml(experiment.traceId)}</code></p>
-<p>Scores are means over evaluation questions of each question's mean over judge repeats, with 95% t-intervals;
-differences are paired against the base model on the same questions, with 95% paired-bootstrap intervals.</p>
+<p>Experiment <code>${escapeHtml(experiment.experimentId)}</code> · ${escapeHtml(experimentStateName(experiment.state))} · ${experiment.cellsDone}/${experiment.cellsTotal} cells ·
+chunks of ${spec.chunking?.chunkSize} characters, top ${spec.topK} · ${judges.map(escapeHtml).join("; ")} · seed ${spec.seed} · trace <code>${escapeHtml(experiment.traceId)}</code></p>
+${statements.length ? `<div class="statements"><strong>What these numbers are</strong><ul>${statements.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ul></div>` : ""}
+<p>Split manifests (SHA-256): ${manifests.map((m) => `<code>${escapeHtml(m)}</code>`).join(", ")}. Every answer, its contexts and every judge repeat's score and rationale are in <code>answers.jsonl</code> beside this report.</p>
+<p>A score is the mean over evaluation questions of each question's mean over judge repeats, with a 95% bootstrap
+percentile interval (2,000 seeded resamples), which stays on the 1–5 scale; a bound that had to be clipped to the
+scale is marked "(clipped)". Δ is paired against the base model on the questions both cells scored (paired n), with
+a paired-bootstrap percentile interval; p is a two-sided sign-flip permutation test, Holm-corrected within each
+dataset × model × criterion family (* : corrected p &lt; 0.05).</p>
+<h2>Figures</h2>
+<p>Dashed lines: the base model's score (the reference). Hollow diamonds: the paper's published value for the same cell (${escapeHtml(PAPER_CITATION)}), where it gives one.</p>
 ${figures.join("\n")}
-<table><thead><tr><th>dataset</th><th>base model</th><th>method</th><th>size</th><th>hp</th><th>criterion</th><th>n</th><th>mean [95% CI]</th><th>Δ vs base [95% CI]</th></tr></thead>
-<tbody>
-${table}
-</tbody></table>
+<h2>Paired differences to the base model</h2>
+${differencesTable(rows)}
+<h2>Judge reliability</h2>
+<p>How far the judge agrees with itself across repeats of the same answer (not agreement with human ratings).
+A deterministic judge such as the reference-overlap scorer has a spread of 0 by construction.</p>
+${reliabilityTable(rows)}
+<h2>Published values</h2>
+<p>From ${escapeHtml(PAPER_CITATION)}; only values we are sure of are listed.</p>
+${paperTable(rows)}
+<h2>All rows</h2>
+${resultsTable(rows)}
 </body></html>
 `;
 }

@@ -1,69 +1,67 @@
+/** The results table as CSV and JSON: one record per cell × criterion, with the words for what produced it. */
 import { toJson } from "@bufbuild/protobuf";
-import { FineTuneMethod } from "@ragtune/contracts/common";
 import { type ResultRow, ResultRowSchema } from "@ragtune/contracts/gateway";
+import { ScoringMode } from "@ragtune/contracts/judge";
+import { enumName, fineTuneLabel, judgeLabel, methodLabel, modelLabel } from "./run-labels.js";
 
-const COLUMNS = [
-  "dataset",
-  "base_model",
-  "method",
-  "finetune_size",
-  "hyperparameters_index",
-  "criterion",
-  "n",
-  "mean",
-  "stddev",
-  "ci95_low",
-  "ci95_high",
-  "diff_vs_base",
-  "diff_ci95_low",
-  "diff_ci95_high",
-  "adapter_id",
-  "executor",
-] as const;
+export { methodLabel } from "./run-labels.js";
 
-/** The method as it really ran: the CPU reader's fine-tune trains the reader's weights, whatever the spec's method. */
-export function methodLabel(row: Pick<ResultRow, "method" | "executor">): string {
-  if (row.method === FineTuneMethod.UNSPECIFIED) return "base";
-  if (row.executor === "cpu-reader") return "reader";
-  return FineTuneMethod[row.method].toLowerCase();
-}
+type Value = string | number | boolean;
 
-function csvField(value: string | number): string {
-  const text = typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(4)) : value;
+/** Column name → its value for a row; differences and p-values are blank on the base row, which has none. */
+const COLUMNS: ReadonlyArray<[string, (r: ResultRow, isBase: boolean) => Value]> = [
+  ["dataset", (r) => r.dataset],
+  ["base_model", (r) => r.baseModel],
+  ["backend", (r) => r.backend],
+  ["model", (r) => modelLabel(r)],
+  ["method", (r) => methodLabel(r)],
+  ["fine_tune", (r) => fineTuneLabel(r)],
+  ["finetune_size", (r) => r.finetuneSize],
+  ["trained_on", (r) => r.trainedOn],
+  ["hyperparameters_index", (r) => r.hyperparametersIndex],
+  ["criterion", (r) => r.criterion],
+  ["n", (r) => r.score!.n],
+  ["mean", (r) => r.score!.mean],
+  ["stddev", (r) => r.score!.stddev],
+  ["ci95_low", (r) => r.score!.ci95Low],
+  ["ci95_high", (r) => r.score!.ci95High],
+  ["paired_n", (r, base) => (base ? "" : r.pairedN)],
+  ["diff_vs_base", (r, base) => (base ? "" : r.diffVsBase)],
+  ["diff_ci95_low", (r, base) => (base ? "" : r.diffCi95Low)],
+  ["diff_ci95_high", (r, base) => (base ? "" : r.diffCi95High)],
+  ["p_value", (r, base) => (base ? "" : r.diffPValue)],
+  ["p_holm", (r, base) => (base ? "" : r.diffPHolm)],
+  ["holm_family_size", (r, base) => (base ? "" : r.holmFamilySize)],
+  ["interval_clipped", (r) => r.intervalClipped],
+  ["judge", (r) => judgeLabel(r)],
+  ["judge_mode", (r) => enumName(ScoringMode, r.judgeMode)],
+  ["judge_model", (r) => r.judgeModel],
+  ["judge_repeats", (r) => r.judgeRepeats],
+  ["judge_mean_item_sd", (r) => r.judgeMeanItemStddev],
+  ["failed_repeats", (r) => r.failedRepeats],
+  ["manifest_sha256", (r) => r.manifestSha256],
+  ["adapter_id", (r) => r.adapterId],
+  ["executor", (r) => r.executor],
+];
+
+function csvField(value: Value): string {
+  const text = typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(4)) : String(value);
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 export function rowsToCsv(rows: ResultRow[]): string {
-  const lines = [COLUMNS.join(",")];
+  const lines = [COLUMNS.map(([name]) => name).join(",")];
   for (const r of rows) {
-    const s = r.score!;
-    const base = r.finetuneSize === 0;
-    lines.push(
-      [
-        r.dataset,
-        r.baseModel,
-        methodLabel(r),
-        r.finetuneSize,
-        r.hyperparametersIndex,
-        r.criterion,
-        s.n,
-        s.mean,
-        s.stddev,
-        s.ci95Low,
-        s.ci95High,
-        base ? "" : r.diffVsBase,
-        base ? "" : r.diffCi95Low,
-        base ? "" : r.diffCi95High,
-        r.adapterId,
-        r.executor,
-      ]
-        .map(csvField)
-        .join(","),
-    );
+    const isBase = r.finetuneSize === 0;
+    lines.push(COLUMNS.map(([, value]) => csvField(value(r, isBase))).join(","));
   }
   return `${lines.join("\n")}\n`;
 }
 
+/** Rows as JSON (enums by name, as protobuf JSON writes them), each with the model, fine-tune and judge in words. */
 export function rowsToJson(rows: ResultRow[]): unknown[] {
-  return rows.map((r) => toJson(ResultRowSchema, r, { alwaysEmitImplicit: true }));
+  return rows.map((r) => ({
+    labels: { model: modelLabel(r), fineTune: fineTuneLabel(r), judge: judgeLabel(r) },
+    ...(toJson(ResultRowSchema, r, { alwaysEmitImplicit: true }) as object),
+  }));
 }
