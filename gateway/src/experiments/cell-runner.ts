@@ -127,6 +127,8 @@ export async function runCell(options: {
       answer: answers.get(item.id) ?? "",
       contexts: (prepared.contexts.get(item.id) ?? []).map((c) => c.text),
       referenceAnswer: item.answer,
+      // Every acceptable answer (NQ-open's list, Qasper's annotators): the judge takes the best match over them.
+      referenceAnswers: item.answers,
       referenceEvidence: item.evidence,
     }));
     const res = await clients.judge.scoreBatch({ items, criteria: spec.criteria, judge: spec.judge }, { signal });

@@ -3,7 +3,8 @@
  * (test/support/fake-judge.ts), through the real HTTP client and the service class.
  *
  * 1. LLM requests per judged answer, both criteria, R = 10: the paper's way (one request per repeat) against
- *    one shared request per criterion with n = 10 (single and logprob-weighted), with the statistics each gives.
+ *    one shared request per criterion with n = 10 (single), and logprob weighting from the score-only form (one
+ *    request and one repeat per criterion: its score is an expectation already), with the statistics each gives.
  * 2. Throughput of ScoreBatch at concurrency 32 against a fixed-latency server: achieved / ideal request rate.
  */
 import { RepeatStrategy, type ScoreResponse, ScoringMode } from "@ragtune/contracts/judge";
@@ -53,7 +54,7 @@ async function requestsPerAnswer() {
     },
     { label: "single, shared request n=10", mode: ScoringMode.SINGLE, strategy: RepeatStrategy.SHARED_REQUEST },
     {
-      label: "logprob-weighted, shared request n=10",
+      label: "logprob-weighted, score-only form (1 repeat)",
       mode: ScoringMode.LOGPROB_WEIGHTED,
       strategy: RepeatStrategy.SHARED_REQUEST,
     },
@@ -85,7 +86,7 @@ async function requestsPerAnswer() {
     );
   }
   const ratio = paper.requestsPerAnswer / summaries[2].requestsPerAnswer;
-  console.log(`requests ratio paper / logprob-shared: ${ratio.toFixed(1)}× (target: ≤ 2 requests per answer)`);
+  console.log(`requests ratio paper / logprob-weighted: ${ratio.toFixed(1)}× (target: ≤ 2 requests per answer)`);
 }
 
 /** The same request load through the bare HTTP client: the floor any caller of this client gets on this machine. */

@@ -84,6 +84,14 @@ export const judgeSettings = {
     max: 10,
     integer: true,
   }),
+  minScoreMass: numberSetting({
+    env: "JUDGE_MIN_SCORE_MASS",
+    description:
+      "SCORING_MODE_LOGPROB_WEIGHTED: least probability mass on the scores 1..5 at the score token; below it the repeat fails",
+    default: 0.5,
+    min: 0.01,
+    max: 1,
+  }),
   maxConcurrentRequests: numberSetting({
     env: "JUDGE_MAX_CONCURRENT_REQUESTS",
     description: "LLM requests in flight at once across all calls of this replica",

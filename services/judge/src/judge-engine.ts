@@ -21,14 +21,17 @@ import { type ConcurrencyLimiter, createConcurrencyLimiter, mapConcurrent, under
 import { type CriterionSpec, criterionHash } from "./criteria.js";
 import type { EvaluationSteps } from "./evaluation-steps.js";
 import { hashValue } from "./hash.js";
-import { buildFormPrompt, FORM_PROMPT_HASH } from "./prompts.js";
+import { buildFormPrompt, formPromptHash } from "./prompts.js";
+import { referenceAnswersOf } from "./reference-answers.js";
 import { REFERENCE_SCORER_HASH, scoreAgainstReference } from "./reference-scorer.js";
 import { type RepeatRecord, scoreRepeats, TOP_LOGPROBS } from "./repeat-scoring.js";
 import type { ModelJudge, ResolvedJudge } from "./resolved-judge.js";
 import { spreadOf } from "./statistics.js";
 import type { JsonStore } from "./stores/blob-store.js";
 
-export const SCORE_CACHE_VERSION = "score-cache@1";
+export const SCORE_CACHE_VERSION = "score-cache@2";
+/** Least probability mass on the scale values for a LOGPROB_WEIGHTED repeat to be scored, by default. */
+export const DEFAULT_MIN_SCORE_MASS = 0.5;
 const TRACER = "ragtune.judge";
 
 export interface JudgeEngineOptions {
@@ -39,6 +42,8 @@ export interface JudgeEngineOptions {
   maxAttempts?: number;
   /** LLM requests in flight at once across every call this engine serves. Default 64. */
   maxConcurrentRequests?: number;
+  /** LOGPROB_WEIGHTED: least mass on the scale values at the score position; below it the repeat fails. */
+  minScoreMass?: number;
 }
 
 export interface BatchResult {
@@ -49,6 +54,7 @@ export interface BatchResult {
 
 export function createJudgeEngine(options: JudgeEngineOptions) {
   const maxAttempts = options.maxAttempts ?? 3;
+  const minScoreMass = options.minScoreMass ?? DEFAULT_MIN_SCORE_MASS;
   const global = createConcurrencyLimiter(options.maxConcurrentRequests ?? 64);
 
   function inputHashOf(item: ScoreItem): string {
@@ -57,14 +63,14 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
       question: item.question,
       answer: item.answer,
       contexts: item.contexts,
-      referenceAnswer: item.referenceAnswer,
+      referenceAnswers: referenceAnswersOf(item),
     });
   }
 
   function scoreReference(item: ScoreItem, criterion: CriterionSpec, judge: ResolvedJudge): CriterionScore {
     const result = scoreAgainstReference({
       answer: item.answer,
-      referenceAnswer: item.referenceAnswer,
+      referenceAnswers: referenceAnswersOf(item),
       referenceEvidence: item.referenceEvidence,
     });
     const score = criterion.name === "accuracy" ? result.accuracy : result.completeness;
@@ -114,12 +120,19 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     signal: AbortSignal | undefined,
   ): Promise<{ score: CriterionScore; stepsRequests: number }> {
     const steps = await options.steps.stepsFor(judge.backend, judge.model, criterion, signal);
-    const messages = buildFormPrompt(criterion, steps.steps, {
-      question: item.question,
-      answer: item.answer,
-      contexts: item.contexts,
-      referenceAnswer: item.referenceAnswer,
-    });
+    const logprob = judge.mode === ScoringMode.LOGPROB_WEIGHTED;
+    const formKind = logprob ? "score-only" : "rationale";
+    const messages = buildFormPrompt(
+      criterion,
+      steps.steps,
+      {
+        question: item.question,
+        answer: item.answer,
+        contexts: item.contexts,
+        referenceAnswers: referenceAnswersOf(item),
+      },
+      formKind,
+    );
     const identity = {
       v: SCORE_CACHE_VERSION,
       backend: judge.backend.name,
@@ -127,8 +140,9 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
       mode: judge.mode,
       temperature: judge.temperature,
       samples: judge.samples,
-      topLogprobs: judge.mode === ScoringMode.LOGPROB_WEIGHTED ? TOP_LOGPROBS : 0,
-      prompt: FORM_PROMPT_HASH,
+      topLogprobs: logprob ? TOP_LOGPROBS : 0,
+      minScoreMass: logprob ? minScoreMass : 0,
+      prompt: formPromptHash(formKind),
       criterion: criterionHash(criterion),
       steps: steps.stepsHash,
       input: inputHashOf(item),
@@ -147,6 +161,7 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
             samples: judge.samples,
             messages,
             maxAttempts,
+            minScoreMass,
             signal,
             run: (request) => underLimiters([...limiters, global], request),
           },
@@ -187,7 +202,7 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
         mode: judge.mode,
         judgeModel: judge.label,
         backend: judge.backend.name,
-        promptHash: FORM_PROMPT_HASH,
+        promptHash: formPromptHash(formKind),
         stepsHash: steps.stepsHash,
         evaluationSteps: steps.steps,
         criterionHash: criterionHash(criterion),
@@ -195,6 +210,7 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
         requests: repeats.reduce((sum, r) => sum + r.requests, 0),
         cachedRepeats: repeats.filter((r) => r.cached).length,
         temperature: judge.temperature,
+        minScoreMass: logprob ? minScoreMass : 0,
       }),
     };
   }

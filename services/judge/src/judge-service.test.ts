@@ -6,7 +6,7 @@ import { RepeatStrategy, type ScoreItem, ScoreItemSchema, ScoringMode } from "@r
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ScoreRequestSchema } from "@ragtune/contracts/judge";
 import { type InProcessJudgeHarness, startJudgeHarness } from "../test/support/judge-harness.js";
-import { FORM_PROMPT_HASH } from "./prompts.js";
+import { FORM_PROMPT_HASH, SCORE_ONLY_FORM_PROMPT_HASH } from "./prompts.js";
 
 const item = (id: string, answer: string, reference = "Paris"): ScoreItem =>
   create(ScoreItemSchema, {
@@ -36,7 +36,7 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
   });
   after(() => h.close());
 
-  it("scores logprob-weighted with 10 independent repeats, records everything, and re-runs from the cache", async () => {
+  it("scores logprob-weighted from a score-only form: one request and one repeat, weighted, recorded, cached", async () => {
     const request: ScoreInit = {
       item: item("q1", "Paris is the capital."),
       criteria: ["accuracy"],
@@ -47,46 +47,66 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     const score = first.scores[0];
     assert.equal(first.itemId, "q1");
     assert.equal(first.stepsRequests, 1, "steps are written once");
-    assert.equal(h.chatRequests() - before, 11, "1 steps request + 10 repeats");
+    // The score token's distribution is the same for every request of one prompt: 10 repeats would be copies.
+    assert.equal(h.chatRequests() - before, 2, "1 steps request + 1 form request, whatever repeats says");
+    const form = h.server.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)!.body!;
+    const prompt = (form.messages as Array<{ content: string }>)[0].content;
+    assert.match(prompt, /Evaluation Form \(score ONLY, one integer from 1 to 5, nothing else\):\n\n- accuracy:$/);
+    assert.doesNotMatch(prompt, /rationale/i);
+    assert.equal(form.logprobs, true);
+    assert.equal(form.top_logprobs, 10);
+    assert.equal(form.max_tokens, 4);
     assert.equal(score.mode, ScoringMode.LOGPROB_WEIGHTED);
-    assert.equal(score.repeatStrategy, RepeatStrategy.INDEPENDENT_CALLS);
     assert.equal(score.judgeModel, "judge-model");
-    assert.equal(score.promptHash, FORM_PROMPT_HASH);
+    assert.equal(score.promptHash, SCORE_ONLY_FORM_PROMPT_HASH);
+    assert.notEqual(score.promptHash, FORM_PROMPT_HASH);
+    assert.equal(score.minScoreMass, 0.5);
+    assert.equal(score.temperature, 1);
     assert.match(score.stepsHash, /^[0-9a-f]{64}$/);
     assert.equal(score.evaluationSteps.length, 3);
-    assert.deepEqual(
-      score.repeats.map((r) => r.repeatIndex),
-      [...Array(10).keys()],
-    );
-    for (const r of score.repeats) {
-      assert.equal(r.failed, false);
-      assert.equal(r.requests, 1);
-      assert.ok(r.score >= 1 && r.score <= 5);
-      assert.ok(r.scoreMass > 0.99, "the fake puts all mass on the scale");
-      assert.match(r.rawOutput, /Score: \d$/);
-    }
-    assert.ok(
-      score.repeats.some((r) => !Number.isInteger(r.score)),
-      "weighted scores are fractional",
-    );
-    assert.equal(score.spread?.n, 10);
-    assert.ok(score.spread!.ci95Low <= score.spread!.mean && score.spread!.mean <= score.spread!.ci95High);
-    assert.equal(score.requests, 10);
+    assert.equal(score.repeats.length, 1);
+    const [r] = score.repeats;
+    assert.equal(r.failed, false);
+    assert.equal(r.requests, 1);
+    assert.equal(r.rationale, "", "the score-only form has no rationale");
+    assert.ok(r.scoreMass > 0.99, "the fake puts all mass on the scale");
+    assert.ok(r.score > 1 && r.score < 5 && !Number.isInteger(r.score), `weighted score ${r.score}`);
+    assert.equal(score.spread?.n, 1);
+    assert.equal(score.requests, 1);
 
     const again = await h.rpc.score(request);
-    assert.equal(h.chatRequests() - before, 11, "a re-run makes no request");
-    assert.equal(again.scores[0].cachedRepeats, 10);
-    assert.equal(again.scores[0].requests, 0);
-    assert.deepEqual(
-      again.scores[0].repeats.map((r) => r.score),
-      score.repeats.map((r) => r.score),
-    );
+    assert.equal(h.chatRequests() - before, 2, "a re-run makes no request");
+    assert.equal(again.scores[0].cachedRepeats, 1);
+    assert.equal(again.scores[0].repeats[0].score, r.score);
   });
 
-  it("shares one request with n = R per criterion: 2 requests for both criteria and 10 repeats", async () => {
+  it("fails, not guesses, a logprob repeat whose mass on 1..5 is below the minimum, without retrying it", async () => {
+    const low = await startJudgeHarness({ fake: { offScaleMass: 0.7 }, minScoreMass: 0.5 });
+    try {
+      const before = low.chatRequests();
+      const result = await low.rpc.score({ item: item("m", "Paris"), criteria: ["accuracy"], judge: logprobJudge });
+      const s = result.scores[0];
+      assert.equal(
+        low.chatRequests() - before,
+        2,
+        "1 steps + 1 form request: the same distribution is not asked for again",
+      );
+      assert.equal(s.failedRepeats, 1);
+      assert.equal(s.spread?.n, 0, "no score from a failed repeat");
+      const [r] = s.repeats;
+      assert.equal(r.failed, true);
+      assert.equal(r.score, 0);
+      assert.ok(Math.abs(r.scoreMass - 0.3) < 1e-6, `mass ${r.scoreMass}`);
+      assert.match(r.error, /probability mass on the scale values 1\.\.5 .* is 0\.300, below the minimum 0\.5/);
+    } finally {
+      await low.close();
+    }
+  });
+
+  it("samples repeats at temperature 1 by default: one request with n = R, every choice an independent draw", async () => {
     const result = await h.rpc.score({
       item: item("q2", "Lyon."),
-      judge: { ...logprobJudge, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
+      judge: { mode: ScoringMode.SINGLE, repeats: 10, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
     });
     assert.deepEqual(
       result.scores.map((s) => s.criterion),
@@ -95,12 +115,14 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     for (const s of result.scores) {
       assert.equal(s.requests, 1);
       assert.equal(s.repeatStrategy, RepeatStrategy.SHARED_REQUEST);
+      assert.equal(s.temperature, 1, "the temperature used is recorded");
       assert.equal(s.spread?.n, 10);
       assert.equal(s.repeats[0].requests, 1);
       assert.ok(s.repeats.slice(1).every((r) => r.requests === 0));
     }
     const forms = h.server.requests.filter((r) => r.body?.n === 10);
-    assert.ok(forms.length >= 2);
+    assert.equal(forms.length, 2);
+    assert.ok(forms.every((r) => r.body?.temperature === 1));
   });
 
   it("n-sample: each repeat is the mean of its samples at temperature 1 by default", async () => {
@@ -188,7 +210,7 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     await rejects(
       h.rpc.score({ ...ok, item: { question: "q", answer: "a" }, judge: { mode: ScoringMode.REFERENCE } }),
       Code.InvalidArgument,
-      /^item\.reference_answer:/,
+      /^item\.reference_answers:/,
     );
     await rejects(
       h.rpc.score({

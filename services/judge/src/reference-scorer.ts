@@ -10,13 +10,16 @@
  *   completeness = 1 + 4 · goldRecall
  * With no gold answer but evidence, goldRecall is measured against the evidence tokens the answer could
  * cover, i.e. it falls back to support; the rule is stated here and in the README, not chosen at run time.
+ * With several acceptable gold answers each criterion takes its best match over them (as SQuAD's metrics take
+ * the maximum over ground truths): an answer that matches any one of them is as good as one that matches the
+ * first.
  */
 import { sha256Hex } from "./hash.js";
 
 export const REFERENCE_SCORER_NAME = "reference-scorer";
-export const REFERENCE_SCORER_VERSION = "reference-scorer@1";
+export const REFERENCE_SCORER_VERSION = "reference-scorer@2";
 export const REFERENCE_SCORER_HASH = sha256Hex(
-  `${REFERENCE_SCORER_VERSION}\naccuracy=1+4*(goldRecall+support)/2\ncompleteness=1+4*goldRecall`,
+  `${REFERENCE_SCORER_VERSION}\naccuracy=1+4*(goldRecall+support)/2\ncompleteness=1+4*goldRecall\nmax over gold answers`,
 );
 export const REFERENCE_CRITERIA: readonly string[] = ["accuracy", "completeness"];
 
@@ -63,7 +66,8 @@ function overlap(a: readonly string[], b: Map<string, number>): number {
 
 export interface ReferenceInput {
   answer: string;
-  referenceAnswer: string;
+  /** Every acceptable gold answer (may be empty when there is evidence). */
+  referenceAnswers: readonly string[];
   referenceEvidence: readonly string[];
 }
 
@@ -75,26 +79,58 @@ export interface ReferenceScores {
   rationale: string;
 }
 
-export function scoreAgainstReference(input: ReferenceInput): ReferenceScores {
-  const answer = contentTokens(input.answer);
-  const gold = contentTokens(input.referenceAnswer);
-  const evidence = input.referenceEvidence.flatMap(contentTokens);
-  if (gold.length === 0 && evidence.length === 0) {
-    throw new RangeError("the reference scorer needs a reference answer or reference evidence");
-  }
-  const support = answer.length ? overlap(answer, countTokens([...gold, ...evidence])) / answer.length : 0;
+interface Match {
+  accuracy: number;
+  completeness: number;
+  support: number;
+  goldRecall: number;
+  /** Index of the gold answer matched; -1 for evidence only. */
+  reference: number;
+}
+
+function matchOne(answer: string, reference: string, evidence: readonly string[], index: number): Match {
+  const answerTokens = contentTokens(answer);
+  const gold = contentTokens(reference);
+  const support = answerTokens.length
+    ? overlap(answerTokens, countTokens([...gold, ...evidence])) / answerTokens.length
+    : 0;
   let goldRecall: number;
   if (gold.length === 0) goldRecall = support;
-  else if (answer.length && ` ${normalizeText(input.answer)} `.includes(` ${normalizeText(input.referenceAnswer)} `))
+  else if (answerTokens.length && ` ${normalizeText(answer)} `.includes(` ${normalizeText(reference)} `))
     goldRecall = 1;
-  else goldRecall = overlap(gold, countTokens(answer)) / gold.length;
-  const accuracy = 1 + 4 * ((goldRecall + support) / 2);
-  const completeness = 1 + 4 * goldRecall;
+  else goldRecall = overlap(gold, countTokens(answerTokens)) / gold.length;
   return {
-    accuracy,
-    completeness,
+    accuracy: 1 + 4 * ((goldRecall + support) / 2),
+    completeness: 1 + 4 * goldRecall,
     support,
     goldRecall,
-    rationale: `support=${support.toFixed(3)} goldRecall=${goldRecall.toFixed(3)} (token overlap, ${REFERENCE_SCORER_VERSION})`,
+    reference: gold.length ? index : -1,
+  };
+}
+
+export function scoreAgainstReference(input: ReferenceInput): ReferenceScores {
+  const evidence = input.referenceEvidence.flatMap(contentTokens);
+  const references = input.referenceAnswers.filter((r) => contentTokens(r).length > 0);
+  if (references.length === 0 && evidence.length === 0) {
+    throw new RangeError("the reference scorer needs a reference answer or reference evidence");
+  }
+  const matches = (references.length ? references : [""]).map((r, i) => matchOne(input.answer, r, evidence, i));
+  const best = (key: "accuracy" | "completeness") =>
+    matches.reduce((top, m) => (m[key] > top[key] ? m : top), matches[0]);
+  const accuracy = best("accuracy");
+  const completeness = best("completeness");
+  const describe = (m: Match) =>
+    `support=${m.support.toFixed(3)} goldRecall=${m.goldRecall.toFixed(3)}` +
+    (references.length > 1 ? ` against gold answer ${m.reference + 1} of ${references.length}` : "");
+  const rationale =
+    accuracy === completeness
+      ? describe(accuracy)
+      : `accuracy: ${describe(accuracy)}; completeness: ${describe(completeness)}`;
+  return {
+    accuracy: accuracy.accuracy,
+    completeness: completeness.completeness,
+    support: accuracy.support,
+    goldRecall: completeness.goldRecall,
+    rationale: `${rationale} (token overlap, ${REFERENCE_SCORER_VERSION})`,
   };
 }

@@ -2,12 +2,13 @@
  * Obtains the repeats of one answer on one criterion from a judge model. Each repeat needs one valid judge
  * output (N_SAMPLE: `samples` of them); outputs that fail strict parsing are asked for again, in at most
  * `maxAttempts` rounds, and a repeat still short after that is recorded as failed with the last error and raw
- * output, never given a score. The repeat strategy decides whether repeats share a request (n choices) or
+ * output, never given a score. In LOGPROB_WEIGHTED mode a score position with too little mass on the scale is
+ * failed at once (asking again would read the same distribution). The repeat strategy decides whether repeats share a request (n choices) or
  * each make their own; requests are counted on the repeat they were made for.
  */
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import type { JudgeBackend, JudgeChoice, JudgeModel } from "./judge-backend.js";
-import { logprobWeightedScore } from "./logprob-weighting.js";
+import { LowScoreMassError, logprobWeightedScore } from "./logprob-weighting.js";
 import { JudgeOutputError, parseFormOutput } from "./output-parsing.js";
 import type { ChatMessage } from "@ragtune/llm";
 
@@ -35,6 +36,8 @@ export interface RepeatScoringPlan {
   samples: number;
   messages: ChatMessage[];
   maxAttempts: number;
+  /** LOGPROB_WEIGHTED: least probability mass on the scale values for a repeat to be scored. */
+  minScoreMass: number;
   /** Runs one request under the concurrency limits that apply to it. */
   run: <T>(request: () => Promise<T>) => Promise<T>;
   /** Aborts outstanding and further requests (the RPC was cancelled or ran past its deadline). */
@@ -46,6 +49,8 @@ export interface RepeatScoringPlan {
 /** Top alternatives asked per token in LOGPROB_WEIGHTED mode: the 5 scale values plus spacing variants. */
 export const TOP_LOGPROBS = 10;
 export const FORM_MAX_TOKENS = 256;
+/** The score-only form wants one integer; a few tokens leave room for leading whitespace. */
+export const SCORE_ONLY_MAX_TOKENS = 4;
 
 interface Valid {
   score: number;
@@ -60,14 +65,17 @@ interface RepeatState {
   requests: number;
   lastError: string;
   lastRaw: string;
+  /** Mass found at the score position of a LOGPROB_WEIGHTED repeat refused for too little of it. */
+  lowMass?: number;
 }
 
-function readChoice(mode: ScoringMode, choice: JudgeChoice): Valid {
-  const parsed = parseFormOutput(choice.text);
-  if (mode === ScoringMode.LOGPROB_WEIGHTED) {
-    const weighted = logprobWeightedScore(choice.text, choice.logprobs);
-    return { score: weighted.score, rationale: parsed.rationale, raw: choice.text, mass: weighted.mass };
+function readChoice(plan: RepeatScoringPlan, choice: JudgeChoice): Valid {
+  if (plan.mode === ScoringMode.LOGPROB_WEIGHTED) {
+    // The score-only form has no rationale: the evaluation steps are the chain of thought.
+    const weighted = logprobWeightedScore(choice.logprobs, plan.minScoreMass);
+    return { score: weighted.score, rationale: "", raw: choice.text, mass: weighted.mass };
   }
+  const parsed = parseFormOutput(choice.text);
   return { score: parsed.score, rationale: parsed.rationale, raw: choice.text, mass: 0 };
 }
 
@@ -81,6 +89,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     lastRaw: "",
   }));
 
+  const scoreOnly = plan.mode === ScoringMode.LOGPROB_WEIGHTED;
   const request = async (n: number): Promise<JudgeChoice[]> => {
     const completion = await plan.run(() => {
       // Checked again after waiting for a slot: a cancelled call must not start new requests.
@@ -90,10 +99,10 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
           model: plan.model,
           messages: plan.messages,
           temperature: plan.temperature,
-          maxTokens: FORM_MAX_TOKENS,
+          maxTokens: scoreOnly ? SCORE_ONLY_MAX_TOKENS : FORM_MAX_TOKENS,
           n,
-          topLogprobs: plan.mode === ScoringMode.LOGPROB_WEIGHTED ? TOP_LOGPROBS : 0,
-          constrainToForm: true,
+          topLogprobs: scoreOnly ? TOP_LOGPROBS : 0,
+          constrainToForm: !scoreOnly,
         },
         plan.signal,
       );
@@ -113,11 +122,12 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
       return;
     }
     try {
-      state.valid.push(readChoice(plan.mode, choice));
+      state.valid.push(readChoice(plan, choice));
     } catch (error) {
       if (!(error instanceof JudgeOutputError)) throw error;
       state.lastError = error.message;
       state.lastRaw = choice.text;
+      if (error instanceof LowScoreMassError) state.lowMass = error.mass;
     }
   };
 
@@ -130,7 +140,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
   };
 
   for (let attempt = 0; attempt < plan.maxAttempts; attempt++) {
-    const needing = states.filter((s) => s.valid.length < perRepeat);
+    const needing = states.filter((s) => s.valid.length < perRepeat && s.lowMass === undefined);
     if (needing.length === 0) break;
     if (plan.strategy === RepeatStrategy.SHARED_REQUEST) {
       // One slot list across repeats; each request's choices fill slots in order, charged to the first.
@@ -175,8 +185,11 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
         rationale: "",
         rawOutput: state.lastRaw,
         failed: true,
-        error: `no valid score after ${plan.maxAttempts} attempts${got}: ${state.lastError}`,
-        scoreMass: 0,
+        error:
+          state.lowMass === undefined
+            ? `no valid score after ${plan.maxAttempts} attempts${got}: ${state.lastError}`
+            : state.lastError,
+        scoreMass: state.lowMass ?? 0,
         samples: [],
       };
     }

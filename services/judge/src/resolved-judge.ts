@@ -11,6 +11,11 @@ import { REFERENCE_SCORER_NAME } from "./reference-scorer.js";
 
 export const DEFAULT_REPEATS = 10;
 export const DEFAULT_SAMPLES = 20;
+/**
+ * G-Eval's sampling temperature (it samples n = 20 at temperature 1): repeats and samples must be independent
+ * draws, or their spread says nothing about the judge.
+ */
+export const DEFAULT_TEMPERATURE = 1;
 
 export interface ReferenceJudge {
   kind: "reference";
@@ -78,9 +83,10 @@ export function resolveJudge(config: JudgeConfig, field: string, available: Judg
     backend,
     model: { baseModel, adapter },
     strategy,
-    repeats: config.repeats || DEFAULT_REPEATS,
+    // The score token's distribution is the same for every request of one prompt: more repeats would be copies.
+    repeats: mode === ScoringMode.LOGPROB_WEIGHTED ? 1 : config.repeats || DEFAULT_REPEATS,
     samples: mode === ScoringMode.N_SAMPLE ? config.samples || DEFAULT_SAMPLES : 1,
-    temperature: mode === ScoringMode.N_SAMPLE && config.temperature === 0 ? 1 : config.temperature,
+    temperature: config.greedy ? 0 : config.temperature || DEFAULT_TEMPERATURE,
     label: adapter ? `${baseModel}+${adapter}` : baseModel,
   };
 }

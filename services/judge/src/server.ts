@@ -103,6 +103,7 @@ export async function build(ctx: JudgeBuildContext): Promise<BuiltService> {
     cache: stores.scores,
     maxAttempts: config.maxAttempts,
     maxConcurrentRequests: config.maxConcurrentRequests,
+    minScoreMass: config.minScoreMass,
   });
   const impl = new JudgeServiceImpl({
     engine,

@@ -15,7 +15,9 @@ import {
   SCALE_MAX,
   SCALE_MIN,
 } from "./criteria.js";
+import { referenceAnswersOf } from "./reference-answers.js";
 import { REFERENCE_CRITERIA } from "./reference-scorer.js";
+import { DEFAULT_REPEATS, DEFAULT_SAMPLES } from "./resolved-judge.js";
 
 export const LIMITS = {
   items: 10_000,
@@ -27,6 +29,7 @@ export const LIMITS = {
   evaluationSteps: 12,
   itemIdLength: 256,
   textLength: 200_000,
+  referenceAnswers: 100,
 } as const;
 
 export function validateCustomCriteria(criteria: readonly Criterion[]): CriterionSpec[] {
@@ -102,7 +105,30 @@ export function validateJudgeConfig(field: string, config: JudgeConfig | undefin
   if (judge.mode === ScoringMode.REFERENCE && judge.repeatStrategy === RepeatStrategy.SHARED_REQUEST) {
     throw invalidArgument(`${field}.repeat_strategy`, "the reference scorer makes no requests");
   }
+  if (judge.greedy) requireSampledOnce(field, judge);
   return judge;
+}
+
+/**
+ * Greedy decoding gives one prompt the same output every time: repeats (or samples) drawn that way are copies
+ * whose spread is zero by construction, so greedy is allowed only where each prompt is sampled once.
+ */
+function requireSampledOnce(field: string, judge: JudgeConfig): void {
+  if (judge.temperature > 0) {
+    throw invalidArgument(`${field}.greedy`, `conflicts with temperature ${judge.temperature}; set one of them`);
+  }
+  const repeats = judge.repeats || DEFAULT_REPEATS;
+  const samples = judge.mode === ScoringMode.N_SAMPLE ? judge.samples || DEFAULT_SAMPLES : 1;
+  if (judge.mode === ScoringMode.SINGLE || judge.mode === ScoringMode.N_SAMPLE) {
+    if (repeats * samples > 1) {
+      const what = samples > 1 ? `${repeats} repeats × ${samples} samples` : `${repeats} repeats`;
+      throw invalidArgument(
+        `${field}.greedy`,
+        `temperature 0 would make the ${what} copies of one output (spread 0 by construction); ` +
+          "leave greedy unset to sample at temperature 1.0, or ask for 1 repeat",
+      );
+    }
+  }
 }
 
 export function validateItem(field: string, item: ScoreItem | undefined, mode: ScoringMode): ScoreItem {
@@ -115,6 +141,7 @@ export function validateItem(field: string, item: ScoreItem | undefined, mode: S
     ["question", it.question],
     ["answer", it.answer],
     ["reference_answer", it.referenceAnswer],
+    ...it.referenceAnswers.map((a, i): [string, string] => [`reference_answers[${i}]`, a]),
     ...it.contexts.map((c, i): [string, string] => [`contexts[${i}]`, c]),
     ...it.referenceEvidence.map((e, i): [string, string] => [`reference_evidence[${i}]`, e]),
   ];
@@ -123,8 +150,15 @@ export function validateItem(field: string, item: ScoreItem | undefined, mode: S
       throw invalidArgument(`${field}.${name}`, `at most ${LIMITS.textLength} characters`);
     }
   }
-  if (mode === ScoringMode.REFERENCE && !it.referenceAnswer.trim() && !it.referenceEvidence.some((e) => e.trim())) {
-    throw invalidArgument(`${field}.reference_answer`, "SCORING_MODE_REFERENCE needs a reference answer or evidence");
+  if (it.referenceAnswers.length > LIMITS.referenceAnswers) {
+    throw invalidArgument(`${field}.reference_answers`, `at most ${LIMITS.referenceAnswers} answers`);
+  }
+  if (
+    mode === ScoringMode.REFERENCE &&
+    referenceAnswersOf(it).length === 0 &&
+    !it.referenceEvidence.some((e) => e.trim())
+  ) {
+    throw invalidArgument(`${field}.reference_answers`, "SCORING_MODE_REFERENCE needs a reference answer or evidence");
   }
   return it;
 }

@@ -63,7 +63,7 @@ describe("judge process", () => {
     const client = createServiceClient(JudgeService, url);
     const result = await client.score({
       item: { question: "Capital of France?", answer: "Paris", referenceAnswer: "Paris" },
-      judge: { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 5, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
+      judge: { mode: ScoringMode.SINGLE, repeats: 5, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
     });
     assert.deepEqual(
       result.scores.map((s) => s.spread?.n),

@@ -30,7 +30,7 @@ describe("reference scorer on BioASQ 10B1", { skip }, () => {
     const other: number[] = [];
     questions.forEach((q, i) => {
       const reference = {
-        referenceAnswer: q.ideal_answer![0],
+        referenceAnswers: [q.ideal_answer![0]],
         referenceEvidence: q.snippets!.map((s) => s.text),
       };
       const paraphrase = scoreAgainstReference({ answer: q.ideal_answer![1], ...reference });

@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { BatchScoredSchema } from "@ragtune/contracts/events";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "@ragtune/testing";
 import { connectNats, EVENTS_STREAM, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
 import { BATCH_SCORED_SUBJECT } from "../src/judge-service.js";
@@ -56,7 +57,7 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
 
   it("scores over gRPC, and a second replica finds the frozen steps and the scores in NATS KV", async () => {
     const first = await startJudge(env());
-    const judge = { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 10, repeatStrategy: RepeatStrategy.SHARED_REQUEST };
+    const judge = { mode: ScoringMode.SINGLE, repeats: 10, repeatStrategy: RepeatStrategy.SHARED_REQUEST };
     const before = fake.requests.length;
     const scored = await first.client.score({ item, judge });
     assert.equal(scored.stepsRequests, 2);
@@ -79,6 +80,104 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
       scored.scores.map((s) => s.spread?.mean),
     );
     assert.ok(again.scores.every((s) => s.cachedRepeats === 10));
+  });
+
+  it("samples repeats as independent draws at temperature 1 by default, and refuses greedy copies", async () => {
+    const { client } = await startJudge({ ...env(), JUDGE_CACHE: "memory" });
+    const forms = () =>
+      fake.requests.filter((r) => JSON.stringify(r.body?.messages ?? "").includes("Evaluation Form:")).length;
+    const sent = (from: number) =>
+      fake.requests.filter((r) => JSON.stringify(r.body?.messages ?? "").includes("Evaluation Form:")).slice(from);
+    let before = forms();
+    const independent = await client.score({
+      item: { ...item, itemId: "t1" },
+      criteria: ["accuracy"],
+      judge: { mode: ScoringMode.SINGLE, repeats: 6 },
+    });
+    const calls = sent(before);
+    assert.equal(calls.length, 6, "one request per repeat");
+    assert.ok(calls.every((r) => r.body?.temperature === 1 && r.body?.n === undefined));
+    assert.equal(independent.scores[0].temperature, 1);
+    assert.ok(new Set(independent.scores[0].repeats.map((r) => r.rawOutput)).size > 1, "repeats are not copies");
+
+    before = forms();
+    const shared = await client.score({
+      item: { ...item, itemId: "t2", answer: "Marlowe" },
+      criteria: ["accuracy"],
+      judge: { mode: ScoringMode.SINGLE, repeats: 6, repeatStrategy: RepeatStrategy.SHARED_REQUEST, temperature: 0.7 },
+    });
+    assert.deepEqual(
+      sent(before).map((r) => [r.body?.n, r.body?.temperature]),
+      [[6, 0.7]],
+    );
+    assert.equal(shared.scores[0].temperature, 0.7);
+
+    const refused = async (judge: object, message: RegExp) =>
+      assert.rejects(client.score({ item, judge }), (e: unknown) => {
+        assert.ok(e instanceof ConnectError);
+        assert.equal(e.code, Code.InvalidArgument);
+        assert.match(e.rawMessage, message);
+        return true;
+      });
+    before = fake.requests.length;
+    await refused(
+      { mode: ScoringMode.SINGLE, repeats: 10, greedy: true },
+      /^judge\.greedy: temperature 0 would make the 10 repeats copies of one output \(spread 0 by construction\)/,
+    );
+    await refused({ mode: ScoringMode.SINGLE, greedy: true }, /^judge\.greedy: .* 10 repeats copies/);
+    await refused(
+      { mode: ScoringMode.N_SAMPLE, repeats: 1, samples: 5, greedy: true },
+      /^judge\.greedy: .* 1 repeats × 5 samples copies/,
+    );
+    await refused({ mode: ScoringMode.SINGLE, repeats: 1, greedy: true, temperature: 1 }, /^judge\.greedy: conflicts/);
+    assert.equal(fake.requests.length, before, "refused before any request");
+
+    // One repeat of one sample may be greedy: there is nothing to copy.
+    before = forms();
+    const once = await client.score({
+      item: { ...item, itemId: "t3" },
+      criteria: ["accuracy"],
+      judge: { mode: ScoringMode.SINGLE, repeats: 1, greedy: true },
+    });
+    assert.deepEqual(
+      sent(before).map((r) => r.body?.temperature),
+      [0],
+    );
+    assert.equal(once.scores[0].temperature, 0);
+  });
+
+  it("judges against every acceptable reference answer, over gRPC", async () => {
+    const { client } = await startJudge({ ...env(), JUDGE_CACHE: "memory" });
+    const question = { itemId: "r1", question: "What is Paris called?", answer: "The City of Light." };
+    const references = { referenceAnswer: "Lutetia", referenceAnswers: ["Lutetia", "the City of Light"] };
+    const best = await client.score({ item: { ...question, ...references }, judge: { mode: ScoringMode.REFERENCE } });
+    assert.deepEqual(
+      best.scores.map((s) => s.spread?.mean),
+      [5, 5],
+      "an answer matching only the second reference is a match",
+    );
+    const firstOnly = await client.score({
+      item: { ...question, referenceAnswer: "Lutetia" },
+      judge: { mode: ScoringMode.REFERENCE },
+    });
+    assert.deepEqual(
+      firstOnly.scores.map((s) => s.spread?.mean),
+      [1, 1],
+    );
+
+    const before = fake.requests.length;
+    await client.score({
+      item: { ...question, ...references },
+      criteria: ["accuracy"],
+      judge: { mode: ScoringMode.SINGLE, repeats: 1 },
+    });
+    const prompts = fake.requests.slice(before).map((r) => JSON.stringify(r.body?.messages));
+    assert.ok(
+      prompts.some((p) =>
+        p.includes("Reference answers (each one is a correct answer):\\n- Lutetia\\n- the City of Light"),
+      ),
+      "the G-Eval form lists every acceptable answer",
+    );
   });
 
   it("announces a scored batch on ragtune.judge.batch.scored", async () => {

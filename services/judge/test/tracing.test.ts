@@ -29,7 +29,7 @@ describe("judge tracing", () => {
     await h.rpc.score({
       item: { question: "Capital of France?", answer: "Paris", referenceAnswer: "Paris" },
       criteria: ["accuracy"],
-      judge: { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 4, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
+      judge: { mode: ScoringMode.SINGLE, repeats: 4, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
     });
     // Export can wait for the SDK's async resource detection; flush so every ended span is there.
     await processor.forceFlush();

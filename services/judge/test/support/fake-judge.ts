@@ -1,7 +1,8 @@
 /**
  * A judge model for the generator's fake OpenAI-compatible server: it answers the steps prompt with numbered
- * steps, and the form prompt with a short rationale and "Score: N", N drawn per choice from a distribution
- * centred on the answer's true quality, with logprobs for the score token. Every choice is an independent
+ * steps, the form prompt with a short rationale and "Score: N", and the score-only form with the digit alone;
+ * N is drawn per choice from a distribution centred on the answer's true quality, with logprobs for the score
+ * token (the score-only form's distribution is the same for every choice of one prompt, as a real model's is). Every choice is an independent
  * draw from a seeded generator, so repeats vary as a real sampled judge's do and runs are reproducible.
  */
 import type { FakeGenerationInput, FakeGenerationOutput, FakeResponder } from "@ragtune/testing";
@@ -11,12 +12,20 @@ import { scoreAgainstReference } from "../../src/reference-scorer.js";
 
 export interface FakeJudgeOptions {
   seed?: number;
-  /** True quality 1..5 of the answer in a form prompt; default: reference-scorer completeness of the answer. */
-  quality?: (form: { question: string; answer: string; reference: string }) => number;
+  /**
+   * True quality 1..5 of the answer in a form prompt; default: reference-scorer completeness of the answer
+   * against every reference answer the prompt lists.
+   */
+  quality?: (form: { question: string; answer: string; references: string[] }) => number;
   /** Spread of the judge's score around the true quality, in scale points. Default 0.7. */
   noise?: number;
   /** Called per form choice in arrival order; returning a string makes that the raw output instead. */
   override?: (formCall: number, input: FakeGenerationInput) => string | undefined;
+  /**
+   * Score-only form: probability mass the score position puts on words instead of the scale (" The",
+   * " Accuracy"), 0..1. Default 0.
+   */
+  offScaleMass?: number;
 }
 
 export interface FakeJudge {
@@ -47,10 +56,42 @@ export function createFakeJudge(options: FakeJudgeOptions = {}): FakeJudge {
   const quality =
     options.quality ??
     ((form) =>
-      form.reference
-        ? scoreAgainstReference({ answer: form.answer, referenceAnswer: form.reference, referenceEvidence: [] })
+      form.references.length
+        ? scoreAgainstReference({ answer: form.answer, referenceAnswers: form.references, referenceEvidence: [] })
             .completeness
         : 3);
+
+  /** A deterministic distribution at the score position (as a model's is for one prompt), a sampled digit. */
+  const scoreOnly = (q: number): FakeGenerationOutput => {
+    const weights = [1, 2, 3, 4, 5].map((s) => Math.exp(-((s - q) ** 2) / (2 * 0.8 ** 2)));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const onScale = 1 - (options.offScaleMass ?? 0);
+    const top = [
+      ...[1, 2, 3, 4, 5].map((s) => ({ token: String(s), p: (onScale * weights[s - 1]) / total })),
+      ...(onScale < 1 ? [{ token: " The", p: 1 - onScale }] : []),
+    ]
+      .filter((t) => t.p > 0)
+      .sort((a, b) => b.p - a.p);
+    let u = random();
+    let chosen = top[top.length - 1];
+    for (const t of top) {
+      u -= t.p;
+      if (u <= 0) {
+        chosen = t;
+        break;
+      }
+    }
+    return {
+      tokens: [chosen.token],
+      logprobs: [
+        {
+          token: chosen.token,
+          logprob: Math.log(chosen.p),
+          top: top.map((t) => ({ token: t.token, logprob: Math.log(t.p) })),
+        },
+      ],
+    };
+  };
 
   const respond: FakeResponder = (input): FakeGenerationOutput => {
     if (input.prompt.includes("Write the evaluation steps")) {
@@ -62,11 +103,15 @@ export function createFakeJudge(options: FakeJudgeOptions = {}): FakeJudge {
     const call = formCalls++;
     const override = options.override?.(call, input);
     if (override !== undefined) return plainTokens(override);
+    const many = section(input.prompt, "Reference answers (each one is a correct answer):\n", ["\n\nAnswer:"]);
     const q = quality({
       question: section(input.prompt, "Question:\n", ["\n\n"]),
       answer: section(input.prompt, "Answer:\n", ["\n\nEvaluation Form"]),
-      reference: section(input.prompt, "Reference answer:\n", ["\n\nAnswer:", "\nAnswer:"]),
+      references: many
+        ? many.split("\n").map((line) => line.replace(/^- /, ""))
+        : [section(input.prompt, "Reference answer:\n", ["\n\nAnswer:", "\nAnswer:"])].filter(Boolean),
     });
+    if (input.prompt.includes("Evaluation Form (score ONLY")) return scoreOnly(q);
     // This choice's "reading" of the answer shifts the centre; the score token is then drawn around it.
     const centre = q + (random() - 0.5) * 2 * noise;
     const weights = [1, 2, 3, 4, 5].map((s) => Math.exp(-((s - centre) ** 2) / (2 * 0.6 ** 2)));

@@ -30,6 +30,7 @@ export interface HarnessOptions {
   supportsLogprobs?: boolean;
   maxAttempts?: number;
   maxConcurrentRequests?: number;
+  minScoreMass?: number;
   scores?: JsonStore<RepeatRecord>;
   events?: JudgeEvents;
 }
@@ -127,6 +128,7 @@ function createJudgeService(baseUrl: string, options: HarnessOptions) {
     cache: options.scores ?? createMemoryStore<RepeatRecord>(),
     maxAttempts: options.maxAttempts ?? 3,
     maxConcurrentRequests: options.maxConcurrentRequests ?? 1024,
+    minScoreMass: options.minScoreMass,
   });
   const backends: JudgeBackends = {
     backends: new Map([[backend.name, backend]]),
