@@ -83,7 +83,10 @@ const CASES: Case[] = [
   {
     name: "nq-open",
     load: () =>
-      loadNqOpen({ questions: join(SHARED, "nq/NQ-open.dev.jsonl"), oracle: join(SHARED, "nq/nq-open-oracle.jsonl.gz") }),
+      loadNqOpen({
+        questions: join(SHARED, "nq/NQ-open.dev.jsonl"),
+        oracle: join(SHARED, "nq/nq-open-oracle.jsonl.gz"),
+      }),
   },
   { name: "qasper", load: () => loadQasper(join(SHARED, "qasper/qasper-sample-6papers.json")) },
   {
