@@ -249,7 +249,9 @@ export class RetrieverServiceImpl implements ServiceImpl<typeof RetrieverService
   /** The embedder, which must be configured and (for an existing collection) be the model it was built with. */
   private requireEmbedder(field: string, spec?: Pick<CollectionSpec, "name" | "embeddingModel">): Embedder {
     if (!this.embedder) {
-      throw failedPrecondition(`${field}: dense vectors need an embedder (RETRIEVER_EMBEDDER=glove, or RETRIEVER_EMBEDDINGS_URL for an endpoint)`);
+      throw failedPrecondition(
+        `${field}: dense vectors need an embedder (RETRIEVER_EMBEDDER=glove, or RETRIEVER_EMBEDDINGS_URL for an endpoint)`,
+      );
     }
     if (spec?.embeddingModel && spec.embeddingModel !== this.embedder.model) {
       throw failedPrecondition(
