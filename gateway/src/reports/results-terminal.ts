@@ -23,7 +23,9 @@ export function formatResultsTable(rows: ResultRow[]): string {
         (tuned ? String(r.pairedN) : "").padStart(5),
         ` ${(tuned ? diffWithInterval(r) : "").padEnd(21)}`,
         tuned ? `${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}` : "",
-      ].join(" "),
+      ]
+        .join(" ")
+        .trimEnd(),
     );
   }
   if (rows.some((r) => r.finetuneSize > 0)) {
