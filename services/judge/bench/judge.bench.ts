@@ -122,7 +122,7 @@ async function throughput(latencyMs: number, concurrency = 32) {
     const seconds = (performance.now() - started) / 1000;
     const stats = await h.serverStats();
     const requests = stats.chatRequests - before;
-    if (BigInt(requests) !== result.calibration?.requests) throw new Error("request counts disagree");
+    if (BigInt(requests) !== result.reliability?.requests) throw new Error("request counts disagree");
     const achieved = requests / seconds;
     const ideal = concurrency / (latencyMs / 1000);
     const raw = await rawClientRate(h.baseUrl, requests, concurrency);

@@ -1,7 +1,7 @@
-/** @ragtune/judge: G-Eval scoring with repeats, spread and calibration, and the reference-based scorer. */
+/** @ragtune/judge: G-Eval scoring with repeats, spread and reliability, and the reference-based scorer. */
 export { createOpenAiJudgeBackend, type OpenAiJudgeBackendOptions } from "./backends/openai-backend.js";
 export { createTracedBackend } from "./backends/traced-backend.js";
-export { buildCalibrationReport } from "./calibration.js";
+export { buildReliabilityReport } from "./reliability.js";
 export * from "./criteria.js";
 export { createEvaluationSteps, type FrozenSteps, StepsGenerationError } from "./evaluation-steps.js";
 export type * from "./judge-backend.js";

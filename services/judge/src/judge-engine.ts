@@ -1,6 +1,6 @@
 /**
  * Scores answers: per criterion, frozen G-Eval steps → form prompt → repeats (cache first, then the judge
- * model) → spread; or the reference scorer. Batches run with bounded concurrency and get a calibration report.
+ * model) → spread; or the reference scorer. Batches run with bounded concurrency and get a reliability report.
  */
 import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
@@ -8,6 +8,7 @@ import { SpreadSchema } from "@ragtune/contracts/common";
 import {
   type CriterionScore,
   CriterionScoreSchema,
+  type HumanRating,
   type RepeatScore,
   RepeatScoreSchema,
   type ScoreItem,
@@ -16,7 +17,7 @@ import {
   ScoringMode,
 } from "@ragtune/contracts/judge";
 import { withSpan } from "@ragtune/runtime";
-import { buildCalibrationReport } from "./calibration.js";
+import { buildReliabilityReport } from "./reliability.js";
 import { type ConcurrencyLimiter, createConcurrencyLimiter, mapConcurrent, underLimiters } from "./concurrency.js";
 import { type CriterionSpec, criterionHash } from "./criteria.js";
 import type { EvaluationSteps } from "./evaluation-steps.js";
@@ -49,7 +50,7 @@ export interface JudgeEngineOptions {
 export interface BatchResult {
   results: ScoreResponse[];
   compareResults: ScoreResponse[];
-  calibration: ReturnType<typeof buildCalibrationReport>;
+  reliability: ReturnType<typeof buildReliabilityReport>;
 }
 
 export function createJudgeEngine(options: JudgeEngineOptions) {
@@ -237,7 +238,8 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
 
   /**
    * Scores a batch: `concurrency` items at once, and no more than `concurrency` of its LLM requests in flight
-   * (so one item's twenty repeats cannot crowd out the others), then the calibration report.
+   * (so one item's twenty repeats cannot crowd out the others), then the reliability report (with agreement
+   * with the compare judge and with human ratings, when given).
    */
   async function scoreBatch(
     items: readonly ScoreItem[],
@@ -246,6 +248,7 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     concurrency: number,
     compareJudge?: ResolvedJudge,
     signal?: AbortSignal,
+    humanRatings: readonly HumanRating[] = [],
   ): Promise<BatchResult> {
     const limiter = createConcurrencyLimiter(concurrency);
     // The first failed item fails the batch: stop the other items' requests too instead of paying for them.
@@ -266,12 +269,12 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     return {
       results,
       compareResults,
-      calibration: buildCalibrationReport({
+      reliability: buildReliabilityReport({
         criteria: criteria.map((c) => c.name),
         results,
-        compare: compareJudge
-          ? { results: compareResults, firstLabel: judge.label, secondLabel: compareJudge.label }
-          : undefined,
+        judgeLabel: judge.label,
+        compare: compareJudge ? { results: compareResults, label: compareJudge.label } : undefined,
+        humanRatings,
       }),
     };
   }

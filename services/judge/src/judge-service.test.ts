@@ -312,7 +312,7 @@ describe("JudgeService failure handling", () => {
 });
 
 describe("ScoreBatch", () => {
-  it("scores items with bounded concurrency, reports calibration and agreement with the reference scorer", async () => {
+  it("scores items with bounded concurrency, reports reliability and agreement with the reference scorer", async () => {
     const events: unknown[] = [];
     const h = await startJudgeHarness({
       latencyMs: 20,
@@ -341,7 +341,12 @@ describe("ScoreBatch", () => {
         answers.map((_, i) => `b${i}`),
       );
       assert.equal(result.compareResults.length, answers.length);
-      const cal = result.calibration!;
+      const cal = result.reliability!;
+      // The deprecated calibration field carries the same figures for older clients.
+      const { $typeName: _new, humanAgreement: _human, ...figures } = cal;
+      const { $typeName: _old, ...oldFigures } = result.calibration!;
+      assert.deepEqual(oldFigures, figures);
+      assert.equal(cal.humanAgreement.length, 0, "no human ratings, no human agreement");
       assert.equal(cal.items, answers.length);
       assert.equal(cal.requests, BigInt(2 + answers.length * 2 * 4), "2 steps + items × criteria × repeats");
       for (const criterion of ["accuracy", "completeness"]) {
@@ -366,6 +371,52 @@ describe("ScoreBatch", () => {
         failedRepeats: 0,
         durationSeconds: (events[0] as { durationSeconds: number }).durationSeconds,
       });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("reports agreement with human ratings when the batch carries them, and validates them", async () => {
+    const h = await startJudgeHarness();
+    try {
+      const answers = ["Paris", "Lyon", "Paris, in France", "Bananas", "It is Paris", "Nice"];
+      const items = answers.map((a, i) => item(`h${i}`, a));
+      // Two raters who agree with the truth the fake judge centres on (reference overlap), one with noise.
+      const truth = (answer: string) => (answer.includes("Paris") ? 5 : 1);
+      const humanRatings = answers.flatMap((a, i) => [
+        { itemId: `h${i}`, criterion: "accuracy", score: truth(a), rater: "r1" },
+        { itemId: `h${i}`, criterion: "accuracy", score: Math.min(5, truth(a) + (i % 2)), rater: "r2" },
+      ]);
+      const judge = { mode: ScoringMode.SINGLE, repeats: 3 };
+      const result = await h.rpc.scoreBatch({ items, criteria: ["accuracy"], judge, humanRatings });
+      const [human] = result.reliability!.humanAgreement;
+      assert.equal(result.reliability!.humanAgreement.length, 1);
+      assert.equal(human.criterion, "accuracy");
+      assert.equal(human.firstJudge, "judge-model");
+      assert.equal(human.secondJudge, "human ratings");
+      assert.equal(human.items, answers.length);
+      assert.ok(human.spearman > 0.7, `spearman ${human.spearman}`);
+      assert.ok(human.krippendorffAlpha > 0.5, `alpha ${human.krippendorffAlpha}`);
+
+      const bad = (ratings: object[], message: RegExp) =>
+        rejects(
+          h.rpc.scoreBatch({ items, criteria: ["accuracy"], judge, humanRatings: ratings }),
+          Code.InvalidArgument,
+          message,
+        );
+      await bad([{ itemId: "nope", criterion: "accuracy", score: 3 }], /^human_ratings\[0\]\.item_id: no item/);
+      await bad([{ itemId: "h0", criterion: "completeness", score: 3 }], /^human_ratings\[0\]\.criterion:/);
+      await bad([{ itemId: "h0", criterion: "accuracy", score: 7 }], /^human_ratings\[0\]\.score: must be in 1\.\.5/);
+      await rejects(
+        h.rpc.scoreBatch({
+          items: [item("same", "Paris"), item("same", "Lyon")],
+          criteria: ["accuracy"],
+          judge,
+          humanRatings: [{ itemId: "same", criterion: "accuracy", score: 5 }],
+        }),
+        Code.InvalidArgument,
+        /^human_ratings\[0\]\.item_id: 2 items of the batch have item_id 'same'/,
+      );
     } finally {
       await h.close();
     }

@@ -32,7 +32,14 @@ import { BUILT_IN_CRITERIA } from "./criteria.js";
 import { StepsGenerationError } from "./evaluation-steps.js";
 import type { JudgeEngine } from "./judge-engine.js";
 import { type JudgeBackends, resolveJudge } from "./resolved-judge.js";
-import { validateBatchShape, validateCriteria, validateItem, validateJudgeConfig } from "./validation.js";
+import { asCalibrationReport } from "./reliability.js";
+import {
+  validateBatchShape,
+  validateCriteria,
+  validateHumanRatings,
+  validateItem,
+  validateJudgeConfig,
+} from "./validation.js";
 
 export const BATCH_SCORED_SUBJECT = "ragtune.judge.batch.scored";
 export const DEFAULT_BATCH_CONCURRENCY = 8;
@@ -127,10 +134,18 @@ export class JudgeServiceImpl implements ServiceImpl<typeof JudgeService> {
       if (compareConfig) validateItem(`items[${i}]`, item, compareConfig.mode);
       return item;
     });
+    validateHumanRatings(
+      request.humanRatings,
+      items,
+      criteria.map((c) => c.name),
+    );
     const judge = resolveJudge(config, "judge", this.options.backends);
     const compare = compareConfig ? resolveJudge(compareConfig, "compare_judge", this.options.backends) : undefined;
     if (compare && compare.label === judge.label && compare.mode === judge.mode) {
-      throw invalidArgument("compare_judge", "is the same judge as judge; agreement with itself is repeat_alpha");
+      throw invalidArgument(
+        "compare_judge",
+        "is the same judge as judge; its agreement with itself is the reliability report's repeat_alpha",
+      );
     }
     const concurrency = request.concurrency || DEFAULT_BATCH_CONCURRENCY;
     let result: Awaited<ReturnType<JudgeEngine["scoreBatch"]>>;
@@ -142,19 +157,21 @@ export class JudgeServiceImpl implements ServiceImpl<typeof JudgeService> {
         concurrency,
         compare,
         callSignal(context, concurrency),
+        request.humanRatings,
       );
     } catch (error) {
       throw toConnectError(error);
     }
-    const failedRepeats = Object.values(result.calibration.failedRepeats).reduce((a, b) => a + b, 0);
+    const { reliability } = result;
+    const failedRepeats = Object.values(reliability.failedRepeats).reduce((a, b) => a + b, 0);
     const durationSeconds = (performance.now() - started) / 1000;
     trace.getActiveSpan()?.setAttributes({
       "ragtune.judge.items": items.length,
-      "ragtune.judge.requests": Number(result.calibration.requests),
+      "ragtune.judge.requests": Number(reliability.requests),
       "ragtune.judge.failed_repeats": failedRepeats,
     });
     await this.options.events
-      ?.batchScored({ items: items.length, requests: result.calibration.requests, failedRepeats, durationSeconds })
+      ?.batchScored({ items: items.length, requests: reliability.requests, failedRepeats, durationSeconds })
       // The batch's scores are the caller's result; a lost announcement is logged, not turned into a failure.
       .catch((error) => this.options.logger?.warn("could not publish batch.scored", { error }));
     if (request.omitRawOutput) {
@@ -162,7 +179,9 @@ export class JudgeServiceImpl implements ServiceImpl<typeof JudgeService> {
     }
     return create(ScoreBatchResponseSchema, {
       results: result.results,
-      calibration: result.calibration,
+      reliability,
+      // Deprecated name, same figures, for clients that read it still.
+      calibration: asCalibrationReport(reliability),
       compareResults: result.compareResults,
     });
   }

@@ -2,7 +2,7 @@
  * Every rule a JudgeService request must satisfy, in one place. Each failure is INVALID_ARGUMENT naming the
  * field path, e.g. "criteria[1]: unknown criterion 'x'". Returns the criteria the request names, resolved.
  */
-import type { Criterion, JudgeConfig, ScoreItem } from "@ragtune/contracts/judge";
+import type { Criterion, HumanRating, JudgeConfig, ScoreItem } from "@ragtune/contracts/judge";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import { RepeatStrategySchema, ScoringModeSchema } from "@ragtune/contracts/judge";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requirePresent, requireRange } from "@ragtune/runtime";
@@ -30,6 +30,7 @@ export const LIMITS = {
   itemIdLength: 256,
   textLength: 200_000,
   referenceAnswers: 100,
+  humanRatings: 100_000,
 } as const;
 
 export function validateCustomCriteria(criteria: readonly Criterion[]): CriterionSpec[] {
@@ -166,4 +167,33 @@ export function validateItem(field: string, item: ScoreItem | undefined, mode: S
 export function validateBatchShape(itemCount: number, concurrency: number): void {
   requireRange("items", itemCount, 1, LIMITS.items);
   requireRange("concurrency", concurrency, 0, LIMITS.concurrency);
+}
+
+/**
+ * Human ratings name an item of the batch by its item_id (which must then be unique in the batch, or a rating
+ * could belong to several answers) and one of the batch's criteria, with a score on the 1..5 scale.
+ */
+export function validateHumanRatings(
+  ratings: readonly HumanRating[],
+  items: readonly ScoreItem[],
+  criteria: readonly string[],
+): void {
+  if (ratings.length === 0) return;
+  if (ratings.length > LIMITS.humanRatings) {
+    throw invalidArgument("human_ratings", `at most ${LIMITS.humanRatings} ratings`);
+  }
+  const ids = new Map<string, number>();
+  for (const item of items) ids.set(item.itemId, (ids.get(item.itemId) ?? 0) + 1);
+  ratings.forEach((rating, i) => {
+    const field = `human_ratings[${i}]`;
+    const count = ids.get(rating.itemId) ?? 0;
+    if (count === 0) throw invalidArgument(`${field}.item_id`, `no item of the batch has item_id '${rating.itemId}'`);
+    if (count > 1) {
+      throw invalidArgument(`${field}.item_id`, `${count} items of the batch have item_id '${rating.itemId}'`);
+    }
+    if (!criteria.includes(rating.criterion)) {
+      throw invalidArgument(`${field}.criterion`, `'${rating.criterion}' is not one of the batch's criteria`);
+    }
+    requireRange(`${field}.score`, rating.score, SCALE_MIN, SCALE_MAX);
+  });
 }

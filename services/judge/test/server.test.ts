@@ -191,7 +191,7 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
     assert.ok(stored);
     const event = fromBinary(BatchScoredSchema, stored.data);
     assert.equal(event.items, 2);
-    assert.equal(event.requests, result.calibration?.requests);
+    assert.equal(event.requests, result.reliability?.requests);
     assert.ok(event.meta?.eventId);
     assert.ok(event.durationSeconds > 0);
   });
