@@ -180,6 +180,33 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
     );
   });
 
+  it("fails logprob repeats below JUDGE_MIN_SCORE_MASS over gRPC, and scores them under a lower minimum", async () => {
+    // A judge model that puts 0.6 of the score position's probability on a word, 0.4 on the scale.
+    const wordy = await startFakeOpenAiServer({
+      respond: createFakeJudge({ offScaleMass: 0.6 }).respond,
+      models: [{ id: "judge-model", maxModelLen: 1_000_000 }],
+    });
+    try {
+      const settings = { JUDGE_OPENAI_BASE_URL: wordy.baseUrl, JUDGE_MODEL: "judge-model", JUDGE_CACHE: "memory" };
+      const request = { item, criteria: ["accuracy"], judge: { mode: ScoringMode.LOGPROB_WEIGHTED } };
+      const strict = await startJudge({ ...settings, JUDGE_MIN_SCORE_MASS: "0.5" });
+      const [failed] = (await strict.client.score(request)).scores;
+      assert.equal(failed.minScoreMass, 0.5);
+      assert.equal(failed.failedRepeats, 1);
+      assert.equal(failed.spread?.n, 0);
+      assert.equal(failed.repeats[0].score, 0);
+      assert.ok(Math.abs(failed.repeats[0].scoreMass - 0.4) < 1e-6);
+      assert.match(failed.repeats[0].error, /is 0\.400, below the minimum 0\.5 \(JUDGE_MIN_SCORE_MASS\)/);
+
+      const lenient = await startJudge({ ...settings, JUDGE_MIN_SCORE_MASS: "0.3" });
+      const [scored] = (await lenient.client.score(request)).scores;
+      assert.equal(scored.failedRepeats, 0);
+      assert.ok(scored.repeats[0].score >= 1 && scored.repeats[0].score <= 5);
+    } finally {
+      await wordy.close();
+    }
+  });
+
   it("announces a scored batch on ragtune.judge.batch.scored", async () => {
     const { client } = await startJudge(env());
     const result = await client.scoreBatch({
