@@ -15,6 +15,7 @@ import { chunkId } from "../src/chunking/chunk-id.js";
 import { Bm25Index } from "../src/lexical/bm25-index.js";
 import { RetrieverServiceImpl } from "../src/service/retriever-service.js";
 import { ingestStream } from "./support/ingest-stream.js";
+import { type OpenedBackend, SEARCH_BACKENDS } from "./support/search-backends.js";
 
 const CAPITALS = [
   { id: "france", text: "Paris is the capital of France and its largest city, on the Seine." },
@@ -22,77 +23,76 @@ const CAPITALS = [
   { id: "japan", text: "Tokyo is in Japan; it is the most populous metropolitan area in the world." },
 ];
 
-describe("Search ordering through gRPC over a socket", () => {
-  let dir: string;
-  let backend: LanceDbBackend;
-  let server: ServiceServer;
-  let client: ReturnType<typeof createServiceClient<typeof RetrieverService>>;
+for (const backendCase of SEARCH_BACKENDS) {
+  describe(`Search ordering through gRPC over a socket: ${backendCase.name}`, { skip: backendCase.skip }, () => {
+    let opened: OpenedBackend;
+    let server: ServiceServer;
+    let client: ReturnType<typeof createServiceClient<typeof RetrieverService>>;
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "ragtune-retriever-ranking-"));
-    backend = await LanceDbBackend.open({ uri: dir });
-    server = createServiceServer({
-      name: "retriever",
-      services: [{ service: RetrieverService, impl: new RetrieverServiceImpl({ backend }) }],
+    before(async () => {
+      opened = await backendCase.open();
+      server = createServiceServer({
+        name: "retriever",
+        services: [{ service: RetrieverService, impl: new RetrieverServiceImpl({ backend: opened.backend }) }],
+      });
+      client = createServiceClient(RetrieverService, (await server.listen("127.0.0.1:0")).url);
     });
-    client = createServiceClient(RetrieverService, (await server.listen("127.0.0.1:0")).url);
-  });
-  after(async () => {
-    await server?.close(1000);
-    await backend?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+    after(async () => {
+      await server?.close(1000);
+      await opened?.close();
+    });
 
-  it("puts the document that answers first, scores descending", async () => {
-    await client.createCollection({ name: "capitals" });
-    await client.ingestDocuments(ingestStream("capitals", CAPITALS));
-    const { results } = await client.search({ collection: "capitals", query: "capital of Germany", topK: 2 });
-    assert.deepEqual(
-      results.map((r) => r.chunk?.documentId),
-      ["germany", "france"],
-    );
-    assert.ok(results[0]!.score > results[1]!.score);
-  });
+    it("puts the document that answers first, scores descending", async () => {
+      await client.createCollection({ name: "capitals" });
+      await client.ingestDocuments(ingestStream("capitals", CAPITALS));
+      const { results } = await client.search({ collection: "capitals", query: "capital of Germany", topK: 2 });
+      assert.deepEqual(
+        results.map((r) => r.chunk?.documentId),
+        ["germany", "france"],
+      );
+      assert.ok(results[0]!.score > results[1]!.score);
+    });
 
-  it("breaks ties by chunk id, the same way on every call", async () => {
-    await client.createCollection({ name: "ties" });
-    const same = Array.from({ length: 12 }, (_, i) => ({ id: `twin-${i}`, text: "identical twins share this text" }));
-    await client.ingestDocuments(ingestStream("ties", same));
-    const first = await client.search({ collection: "ties", query: "twins", topK: 12 });
-    const ids = first.results.map((r) => r.chunk!.id);
-    assert.deepEqual(ids, [...ids].sort());
-    assert.ok(first.results.every((r) => r.score === first.results[0]!.score));
-    const again = await client.search({ collection: "ties", query: "twins", topK: 5 });
-    assert.deepEqual(
-      again.results.map((r) => r.chunk!.id),
-      ids.slice(0, 5),
-    );
-  });
+    it("breaks ties by chunk id, the same way on every call", async () => {
+      await client.createCollection({ name: "ties" });
+      const same = Array.from({ length: 12 }, (_, i) => ({ id: `twin-${i}`, text: "identical twins share this text" }));
+      await client.ingestDocuments(ingestStream("ties", same));
+      const first = await client.search({ collection: "ties", query: "twins", topK: 12 });
+      const ids = first.results.map((r) => r.chunk!.id);
+      assert.deepEqual(ids, [...ids].sort());
+      assert.ok(first.results.every((r) => r.score === first.results[0]!.score));
+      const again = await client.search({ collection: "ties", query: "twins", topK: 5 });
+      assert.deepEqual(
+        again.results.map((r) => r.chunk!.id),
+        ids.slice(0, 5),
+      );
+    });
 
-  it("returns nothing for a query of stop words or punctuation, and refuses a query over 10,000 characters", async () => {
-    const { results } = await client.search({ collection: "capitals", query: "the, of and?! is", topK: 5 });
-    assert.deepEqual(results, []);
-    await assert.rejects(client.search({ collection: "capitals", query: "x".repeat(10_001) }), (error: Error) =>
-      /query/.test(error.message),
-    );
-  });
+    it("returns nothing for a query of stop words or punctuation, and refuses a query over 10,000 characters", async () => {
+      const { results } = await client.search({ collection: "capitals", query: "the, of and?! is", topK: 5 });
+      assert.deepEqual(results, []);
+      await assert.rejects(client.search({ collection: "capitals", query: "x".repeat(10_001) }), (error: Error) =>
+        /query/.test(error.message),
+      );
+    });
 
-  it("sees documents re-ingested with new text and deleted by a shorter version", async () => {
-    await client.createCollection({ name: "versions" });
-    await client.ingestDocuments(
-      ingestStream("versions", [{ id: "doc", text: `${"alpha ".repeat(400)}\n${"omega ".repeat(400)}` }]),
-    );
-    const before = await client.search({ collection: "versions", query: "omega" });
-    assert.ok(before.results.length >= 2 && before.results.every((r) => r.chunk!.documentId === "doc"));
-    await client.ingestDocuments(ingestStream("versions", [{ id: "doc", text: "alpha only now" }]));
-    assert.deepEqual((await client.search({ collection: "versions", query: "omega" })).results, []);
-    const { results } = await client.search({ collection: "versions", query: "alpha" });
-    assert.deepEqual(
-      results.map((r) => r.chunk!.text),
-      ["alpha only now"],
-    );
+    it("sees documents re-ingested with new text and deleted by a shorter version", async () => {
+      await client.createCollection({ name: "versions" });
+      await client.ingestDocuments(
+        ingestStream("versions", [{ id: "doc", text: `${"alpha ".repeat(400)}\n${"omega ".repeat(400)}` }]),
+      );
+      const before = await client.search({ collection: "versions", query: "omega" });
+      assert.ok(before.results.length >= 2 && before.results.every((r) => r.chunk!.documentId === "doc"));
+      await client.ingestDocuments(ingestStream("versions", [{ id: "doc", text: "alpha only now" }]));
+      assert.deepEqual((await client.search({ collection: "versions", query: "omega" })).results, []);
+      const { results } = await client.search({ collection: "versions", query: "alpha" });
+      assert.deepEqual(
+        results.map((r) => r.chunk!.text),
+        ["alpha only now"],
+      );
+    });
   });
-});
+}
 
 describe("Search while a stream is being ingested", () => {
   it("ranks exactly what is committed so far, every batch", async () => {
