@@ -18,12 +18,12 @@ import {
   createManifest,
   loadDataset,
   poolName,
-  splitDataset,
   writeManifest,
   type DatasetName,
   type QaItem,
   type RetrievedChunk,
 } from "@ragtune/datasets";
+import { splitForExperiment } from "./experiment-split.js";
 import type { ManifestStore } from "./manifest-store.js";
 
 export type RetrievedContext = RetrievedChunk;
@@ -67,16 +67,7 @@ export async function prepareDataset(options: {
 }): Promise<PreparedDataset> {
   const { spec, dataset, retriever, signal } = options;
   const loaded = await loadDataset(dataset.format as DatasetName, dataset.paths[0]);
-  const maxPool = Math.max(0, ...spec.finetuneSizes);
-  const n = loaded.items.length;
-  // eval_size 0: every question not needed by the largest pool (at least a fifth of them).
-  const evalSize = spec.evalSize || Math.max(Math.ceil(n / 5), n - maxPool);
-  const split = splitDataset(loaded.items, {
-    dataset: dataset.format as DatasetName,
-    seed: Number(spec.seed),
-    poolSizes: spec.finetuneSizes.filter((s) => s > 0),
-    evalSize: Math.min(evalSize, n),
-  });
+  const split = splitForExperiment(loaded, spec, dataset);
 
   const collection = collectionName(options.experimentId, dataset.name);
   await retriever.createCollection({ name: collection, chunking: spec.chunking }, { signal });

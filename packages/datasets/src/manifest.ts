@@ -93,6 +93,8 @@ export function createManifest(split: DatasetSplit, options: CreateManifestOptio
     createTime: timestampFromDate(options.now ?? new Date()),
     sources: options.sources ?? [],
     duplicateQuestionsDropped: split.duplicateQuestionsDropped,
+    answerableOnly: split.answerableOnly ?? false,
+    unanswerableQuestionsDropped: split.unanswerableQuestionsDropped ?? 0,
     pools,
   });
 }

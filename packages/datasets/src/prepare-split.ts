@@ -11,6 +11,8 @@ export interface PrepareSplitOptions {
   seed: number;
   poolSizes?: number[];
   evalSize?: number;
+  /** Keep questions whose evidence document is not in the corpus. Default false: answerable questions only. */
+  includeUnanswerable?: boolean;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function prepareSplit(
     seed: options.seed,
     poolSizes: options.poolSizes,
     evalSize: options.evalSize,
+    answerableIn: options.includeUnanswerable ? undefined : new Set(loaded.documents.map((d) => d.id)),
   });
   const sources = await Promise.all(loaded.sources.map(async (path) => ({ path, sha256: await sha256OfFile(path) })));
   const manifest = createManifest(split, { sources });

@@ -70,6 +70,29 @@ describe("splitDataset", () => {
   });
 });
 
+describe("splitDataset with answerableIn (NQ-open questions without a gold passage)", () => {
+  it("leaves out items none of whose evidence documents is in the corpus, counts them and records it", () => {
+    const answerable = Array.from({ length: 8 }, (_, i) => item(i));
+    const noGold = { ...item(100), evidence: [], evidenceDocumentIds: [] };
+    const goldElsewhere = { ...item(101), evidenceDocumentIds: ["not-in-corpus"] };
+    const corpus = new Set(answerable.flatMap((i) => i.evidenceDocumentIds));
+    const all = [...answerable, noGold, goldElsewhere];
+    const split = splitDataset(all, { dataset: "nq-open", seed: 2, poolSizes: [4], evalSize: 4, answerableIn: corpus });
+    const kept = new Set(Object.values(split.pools).flatMap((p) => p.items.map((i) => i.id)));
+    assert.equal(kept.size, 8);
+    assert.ok(!kept.has(noGold.id) && !kept.has(goldElsewhere.id));
+    assert.equal(split.unanswerableQuestionsDropped, 2);
+    const manifest = createManifest(split);
+    assert.equal(manifest.answerableOnly, true);
+    assert.equal(manifest.unanswerableQuestionsDropped, 2);
+
+    const everything = splitDataset(all, { dataset: "nq-open", seed: 2, poolSizes: [4], evalSize: 6 });
+    assert.equal(everything.answerableOnly, false);
+    assert.equal(everything.unanswerableQuestionsDropped, 0);
+    assert.equal(new Set(Object.values(everything.pools).flatMap((p) => p.items.map((i) => i.id))).size, 10);
+  });
+});
+
 describe("split manifest", () => {
   const manifest = createManifest(splitDataset(items, { dataset: "nq-open", seed: 0 }), {
     now: new Date("2026-01-01T00:00:00Z"),

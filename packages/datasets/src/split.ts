@@ -8,6 +8,11 @@ export interface SplitOptions {
   poolSizes?: number[];
   /** Evaluation items. Default: a fifth of the (de-duplicated) items, at least 1. */
   evalSize?: number;
+  /**
+   * The corpus's document ids: when given, items none of whose evidence documents is among them are left out
+   * (and counted), since retrieval cannot find their answer. Left out: every item is kept.
+   */
+  answerableIn?: ReadonlySet<string>;
 }
 
 export interface SplitPool {
@@ -23,6 +28,15 @@ export interface DatasetSplit {
   pools: Record<string, SplitPool>;
   /** Items dropped because an earlier item (by id order) has the same normalized question. */
   duplicateQuestionsDropped: number;
+  /** Whether unanswerable items were left out (`answerableIn` was given). Absent: false. */
+  answerableOnly?: boolean;
+  /** Items left out because none of their evidence documents is in the corpus. Absent: 0. */
+  unanswerableQuestionsDropped?: number;
+}
+
+/** An item is answerable from the corpus when one of its evidence documents is in it. */
+export function isAnswerable(item: QaItem, documentIds: ReadonlySet<string>): boolean {
+  return item.evidenceDocumentIds.some((id) => documentIds.has(id));
 }
 
 export const DEFAULT_POOL_SIZES = [200, 500, 1000];
@@ -41,7 +55,8 @@ export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSpl
   const byQuestion = new Map<string, QaItem>();
   const ids = new Set<string>();
   let duplicates = 0;
-  for (const item of [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+  const answerable = options.answerableIn ? items.filter((item) => isAnswerable(item, options.answerableIn!)) : items;
+  for (const item of [...answerable].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     if (ids.has(item.id)) throw new Error(`item id "${item.id}" appears twice`);
     ids.add(item.id);
     const key = normalizeQuestion(item.question);
@@ -58,5 +73,12 @@ export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSpl
   const pools: Record<string, SplitPool> = {};
   for (const size of poolSizes) pools[poolName(size)] = { requestedSize: size, items: trainable.slice(0, size) };
   pools.eval = { requestedSize: evalSize, items: evaluation };
-  return { dataset: options.dataset, seed: options.seed, pools, duplicateQuestionsDropped: duplicates };
+  return {
+    dataset: options.dataset,
+    seed: options.seed,
+    pools,
+    duplicateQuestionsDropped: duplicates,
+    answerableOnly: Boolean(options.answerableIn),
+    unanswerableQuestionsDropped: items.length - answerable.length,
+  };
 }

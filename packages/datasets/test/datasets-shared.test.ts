@@ -3,7 +3,15 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createManifest, loadBioAsq, loadNqOpen, loadQasper, splitDataset, verifyManifest } from "../src/index.js";
+import {
+  createManifest,
+  loadBioAsq,
+  loadNqOpen,
+  loadQasper,
+  prepareSplit,
+  splitDataset,
+  verifyManifest,
+} from "../src/index.js";
 
 const shared = resolve(fileURLToPath(import.meta.url), "../../../../../shared/datasets");
 const skip = existsSync(shared) ? false : `no ${shared} (the real dataset samples live outside the repository)`;
@@ -38,6 +46,28 @@ describe("loaders on the real samples in ../shared/datasets", { skip }, () => {
     assert.ok(loaded.documents.length > 1500, `${loaded.documents.length} passages`);
     const split = splitDataset(loaded.items, { dataset: "nq-open", seed: 0 });
     assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
+  });
+
+  it("NQ-open: prepareSplit keeps only questions whose gold passage is in the corpus, by default", async () => {
+    const folder = join(shared, "nq");
+    const loaded = await loadNqOpen({
+      questions: join(folder, "NQ-open.dev.jsonl"),
+      oracle: join(folder, "nq-open-oracle.jsonl.gz"),
+    });
+    const noGold = loaded.items.filter((i) => i.evidenceDocumentIds.length === 0).length;
+    assert.ok(noGold / loaded.items.length > 0.25, `${noGold} of ${loaded.items.length} without a gold passage`);
+    const { manifest } = await prepareSplit({ dataset: "nq-open", path: folder, seed: 0 });
+    assert.equal(manifest.answerableOnly, true);
+    assert.equal(manifest.unanswerableQuestionsDropped, noGold);
+    const gold = new Set(loaded.items.filter((i) => i.evidenceDocumentIds.length > 0).map((i) => i.id));
+    const evaluated = manifest.pools.eval.items;
+    assert.ok(evaluated.length > 0 && evaluated.every((i) => gold.has(i.id)), "every evaluation question has gold");
+    const opted = await prepareSplit({ dataset: "nq-open", path: folder, seed: 0, includeUnanswerable: true });
+    assert.equal(opted.manifest.answerableOnly, false);
+    assert.ok(
+      opted.manifest.pools.eval.items.some((i) => !gold.has(i.id)),
+      "opt-out keeps the others",
+    );
   });
 
   it("Qasper: 6 papers, 36 questions, evidence found in the paper text", async () => {
