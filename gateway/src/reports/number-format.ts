@@ -13,8 +13,12 @@ export function scoreWithInterval(row: ResultRow): string {
   return `${fixed2(s.mean)} [${fixed2(s.ci95Low)}, ${fixed2(s.ci95High)}]`;
 }
 
-/** "+0.42 [0.21, 0.63]" */
+/** A row compared with its base: a fine-tuned row with at least one question scored in both cells. */
+export const isPaired = (row: ResultRow) => row.finetuneSize > 0 && row.pairedN > 0;
+
+/** "+0.42 [0.21, 0.63]"; a fine-tuned row without a base cell to pair with says so. */
 export function diffWithInterval(row: ResultRow): string {
+  if (!isPaired(row)) return row.finetuneSize > 0 ? "no paired base" : "";
   return `${signed(row.diffVsBase)} [${fixed2(row.diffCi95Low)}, ${fixed2(row.diffCi95High)}]`;
 }
 
@@ -24,4 +28,4 @@ export function pValue(p: number): string {
 }
 
 /** The corrected-test significance mark used in every table: the Holm-corrected p below 0.05. */
-export const significant = (row: ResultRow) => row.finetuneSize > 0 && row.pairedN > 0 && row.diffPHolm < 0.05;
+export const significant = (row: ResultRow) => isPaired(row) && row.diffPHolm < 0.05;

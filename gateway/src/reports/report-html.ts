@@ -5,7 +5,7 @@
  * across repeats, the published values table, and every row.
  */
 import type { Experiment, ResultRow } from "@ragtune/contracts/gateway";
-import { diffWithInterval, fixed2, pValue, scoreWithInterval, significant } from "./number-format.js";
+import { diffWithInterval, fixed2, isPaired, pValue, scoreWithInterval, significant } from "./number-format.js";
 import { PAPER_CITATION, PAPER_VALUES } from "./paper-results.js";
 import { escapeHtml, renderFigure } from "./report-figure.js";
 import {
@@ -73,8 +73,8 @@ function differencesTable(rows: ResultRow[]): string {
           cell(r.criterion),
           cell(r.pairedN),
           cell(`${diffWithInterval(r)}${r.intervalClipped ? " (clipped)" : ""}`),
-          cell(pValue(r.diffPValue)),
-          cell(`${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}`),
+          cell(isPaired(r) ? pValue(r.diffPValue) : ""),
+          cell(isPaired(r) ? `${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}` : ""),
           cell(r.holmFamilySize),
         ].join("")}</tr>`,
     ),
@@ -160,8 +160,8 @@ function resultsTable(rows: ResultRow[]): string {
           cell(r.criterion),
           cell(r.score!.n),
           cell(`${scoreWithInterval(r)}${r.intervalClipped ? " (clipped)" : ""}`),
-          cell(r.finetuneSize === 0 ? "" : diffWithInterval(r)),
-          cell(r.finetuneSize === 0 ? "" : pValue(r.diffPHolm)),
+          cell(diffWithInterval(r)),
+          cell(isPaired(r) ? pValue(r.diffPHolm) : ""),
           cell(judgeLabel(r)),
         ].join("")}</tr>`,
     ),

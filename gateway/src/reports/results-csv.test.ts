@@ -123,6 +123,15 @@ describe("results CSV, JSON and terminal table", () => {
     assert.equal(end, "");
   });
 
+  it("leaves the difference blank, and says why, for a fine-tuned row with no base cell to pair with", () => {
+    const [header, line] = rowsToCsv([llmRow]).split("\n");
+    const columns = header.split(",");
+    const fields = line.split(",");
+    for (const name of ["paired_n", "diff_vs_base", "p_value", "p_holm"])
+      assert.equal(fields[columns.indexOf(name)], "", name);
+    assert.match(formatResultsTable([llmRow]), /qlora +500 .* no paired base$/m);
+  });
+
   it("never shows an enum's number", () => {
     const json = JSON.stringify(rowsToJson([...readerRows, llmRow]));
     assert.match(json, /"judgeMode":"SCORING_MODE_REFERENCE"/);

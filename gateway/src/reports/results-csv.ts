@@ -2,14 +2,15 @@
 import { toJson } from "@bufbuild/protobuf";
 import { type ResultRow, ResultRowSchema } from "@ragtune/contracts/gateway";
 import { ScoringMode } from "@ragtune/contracts/judge";
+import { isPaired } from "./number-format.js";
 import { enumName, fineTuneLabel, judgeLabel, methodLabel, modelLabel } from "./run-labels.js";
 
 export { methodLabel } from "./run-labels.js";
 
 type Value = string | number | boolean;
 
-/** Column name → its value for a row; differences and p-values are blank on the base row, which has none. */
-const COLUMNS: ReadonlyArray<[string, (r: ResultRow, isBase: boolean) => Value]> = [
+/** Column name → its value for a row; differences and p-values are blank on rows without a paired base (the base row). */
+const COLUMNS: ReadonlyArray<[string, (r: ResultRow, unpaired: boolean) => Value]> = [
   ["dataset", (r) => r.dataset],
   ["base_model", (r) => r.baseModel],
   ["backend", (r) => r.backend],
@@ -25,13 +26,13 @@ const COLUMNS: ReadonlyArray<[string, (r: ResultRow, isBase: boolean) => Value]>
   ["stddev", (r) => r.score!.stddev],
   ["ci95_low", (r) => r.score!.ci95Low],
   ["ci95_high", (r) => r.score!.ci95High],
-  ["paired_n", (r, base) => (base ? "" : r.pairedN)],
-  ["diff_vs_base", (r, base) => (base ? "" : r.diffVsBase)],
-  ["diff_ci95_low", (r, base) => (base ? "" : r.diffCi95Low)],
-  ["diff_ci95_high", (r, base) => (base ? "" : r.diffCi95High)],
-  ["p_value", (r, base) => (base ? "" : r.diffPValue)],
-  ["p_holm", (r, base) => (base ? "" : r.diffPHolm)],
-  ["holm_family_size", (r, base) => (base ? "" : r.holmFamilySize)],
+  ["paired_n", (r, unpaired) => (unpaired ? "" : r.pairedN)],
+  ["diff_vs_base", (r, unpaired) => (unpaired ? "" : r.diffVsBase)],
+  ["diff_ci95_low", (r, unpaired) => (unpaired ? "" : r.diffCi95Low)],
+  ["diff_ci95_high", (r, unpaired) => (unpaired ? "" : r.diffCi95High)],
+  ["p_value", (r, unpaired) => (unpaired ? "" : r.diffPValue)],
+  ["p_holm", (r, unpaired) => (unpaired ? "" : r.diffPHolm)],
+  ["holm_family_size", (r, unpaired) => (unpaired ? "" : r.holmFamilySize)],
   ["interval_clipped", (r) => r.intervalClipped],
   ["judge", (r) => judgeLabel(r)],
   ["judge_mode", (r) => enumName(ScoringMode, r.judgeMode)],
@@ -52,8 +53,8 @@ function csvField(value: Value): string {
 export function rowsToCsv(rows: ResultRow[]): string {
   const lines = [COLUMNS.map(([name]) => name).join(",")];
   for (const r of rows) {
-    const isBase = r.finetuneSize === 0;
-    lines.push(COLUMNS.map(([, value]) => csvField(value(r, isBase))).join(","));
+    const unpaired = !isPaired(r);
+    lines.push(COLUMNS.map(([, value]) => csvField(value(r, unpaired))).join(","));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -5,7 +5,7 @@
  * model, fine-tune and judge were and how the numbers were computed.
  */
 import type { Experiment, ResultRow } from "@ragtune/contracts/gateway";
-import { fixed2, signed, significant } from "./number-format.js";
+import { fixed2, isPaired, signed, significant } from "./number-format.js";
 import { judgeLabel, reportStatements } from "./run-labels.js";
 
 export function latexEscape(text: string): string {
@@ -25,7 +25,7 @@ function cellText(row: ResultRow | undefined): string {
   if (!row) return "--";
   const s = row.score!;
   const score = `${fixed2(s.mean)} {\\scriptsize[${fixed2(s.ci95Low)}, ${fixed2(s.ci95High)}]}`;
-  if (row.finetuneSize === 0 || row.pairedN === 0) return minus(score);
+  if (!isPaired(row)) return minus(score);
   return minus(`${score} {\\scriptsize(${signed(row.diffVsBase)}${significant(row) ? "$^{*}$" : ""})}`);
 }
 

@@ -1,6 +1,6 @@
 /** The results as a terminal table: the judge and any stand-ins named above the rows, corrected p-values in them. */
 import type { ResultRow } from "@ragtune/contracts/gateway";
-import { diffWithInterval, pValue, scoreWithInterval, significant } from "./number-format.js";
+import { diffWithInterval, isPaired, pValue, scoreWithInterval, significant } from "./number-format.js";
 import { judgeLabel, methodLabel, standInStatements } from "./run-labels.js";
 
 export function formatResultsTable(rows: ResultRow[]): string {
@@ -10,7 +10,7 @@ export function formatResultsTable(rows: ResultRow[]): string {
     "dataset      method  size trained criterion      n   mean [95% CI]       pairs  Δ vs base [95% CI]    p (Holm)",
   );
   for (const r of rows) {
-    const tuned = r.finetuneSize > 0;
+    const paired = isPaired(r);
     lines.push(
       [
         r.dataset.padEnd(12),
@@ -20,9 +20,9 @@ export function formatResultsTable(rows: ResultRow[]): string {
         r.criterion.padEnd(13),
         String(r.score!.n).padStart(4),
         ` ${scoreWithInterval(r).padEnd(19)}`,
-        (tuned ? String(r.pairedN) : "").padStart(5),
-        ` ${(tuned ? diffWithInterval(r) : "").padEnd(21)}`,
-        tuned ? `${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}` : "",
+        (paired ? String(r.pairedN) : "").padStart(5),
+        ` ${diffWithInterval(r).padEnd(21)}`,
+        paired ? `${pValue(r.diffPHolm)}${significant(r) ? " *" : ""}` : "",
       ]
         .join(" ")
         .trimEnd(),
