@@ -57,11 +57,15 @@ export function rowsToLatex(experiment: Experiment, rows: ResultRow[], about: re
   }
   lines.push("\\bottomrule", "\\end{tabular}");
   const judges = [...new Set(rows.map(judgeLabel))];
+  const pairs = shown.filter(isPaired).map((r) => r.pairedN);
+  const pairedN = pairs.length
+    ? ` (paired n = ${Math.min(...pairs) === Math.max(...pairs) ? pairs[0] : `${Math.min(...pairs)}--${Math.max(...pairs)}`})`
+    : "";
   const caption = [
     `${latexEscape(spec.name)}.`,
     ...reportStatements(about, rows).map(latexEscape),
     `${judges.map(latexEscape).join("; ")}.`,
-    "Mean judge score (1--5) with its 95\\% bootstrap percentile interval; in parentheses the paired difference to the base model on the same questions;",
+    `Mean judge score (1--5) with its 95\\% bootstrap percentile interval; in parentheses the paired difference to the base model on the same questions${pairedN};`,
     "$^{*}$: sign-flip permutation test, Holm-corrected within each dataset $\\times$ model $\\times$ criterion, $p < 0.05$.",
   ].join(" ");
   lines.push(`\\caption{${caption}}`, `\\label{tab:ragtune-${experiment.experimentId}}`);

@@ -32,6 +32,7 @@ describe("writeReport", () => {
     assert.match(tex, /judge: G-Eval, logprob-weighted, judge-model/);
     assert.match(tex, /DEMO CORPUS: fictional data/);
     assert.match(tex, /llama-2-7b-chat/);
+    assert.match(tex, /\(paired n = 30\)/);
 
     const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
     assert.equal(json.state, "succeeded");
