@@ -1,29 +1,45 @@
 /**
- * `ragtune run`: the main job. Runs the paper's grid (datasets × base model × fine-tune sizes 0/200/500/1000)
- * end to end on whatever stack answers at GATEWAY_URL, or on a local stack of embedded defaults started for the
- * run: extractive reader as the model, CPU fine-tuning of its scorer, LanceDB BM25 retrieval, the reference
- * scorer as judge. Writes results.csv, results.json and report.html.
+ * `ragtune run`: the main job. Runs the paper's grid (datasets × base model × fine-tune sizes 0/200/500/1000), or
+ * the experiment a spec file describes, end to end: on the suite at GATEWAY_URL, else on one answering at the
+ * default address (`npm start`), else on a local stack of embedded defaults started for the run (extractive
+ * reader as the model, CPU fine-tuning of its scorer, LanceDB BM25 retrieval, the reference scorer as judge).
+ * Follows the run's progress and writes results.csv, results.json and report.html.
  */
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError, Code } from "@connectrpc/connect";
+import { type ExperimentSpecSchema, ExperimentState } from "@ragtune/contracts/gateway";
 import { ScoringMode } from "@ragtune/contracts/judge";
-import { createServiceClient } from "@ragtune/runtime";
 import { writeReport } from "../reports/write-report.js";
-import { methodLabel } from "../reports/results-csv.js";
 import {
   DATASET_FOLDERS,
   DEMO_DATASETS,
   describeRun,
   REAL_DATA_DEFAULT_DATASETS,
   resolveDataSource,
+  type StandIn,
   standIns,
 } from "./data-source.js";
+import { followEndLines } from "./experiment-commands.js";
+import { detachOnInterrupt, followExperiment } from "./follow-experiment.js";
+import {
+  explainGatewayError,
+  type GatewayTarget,
+  gatewayAnswers,
+  gatewayClient,
+  gatewayTarget,
+} from "./gateway-client.js";
 import { startLocalStack } from "./local-stack.js";
+import { formatResultsTable } from "./results-format.js";
+import { readSpecFile } from "./spec-file.js";
+import { printProblems } from "./validate-command.js";
 
-export const runUsage = `usage: ragtune run [options]
+export const runUsage = `usage: ragtune run [SPEC] [options]
+  SPEC               an experiment spec file (YAML or JSON; see examples/ and \`ragtune validate\`); without one,
+                     the paper's grid from the options below
   --data DIR         folder with bioasq/, nq/, qasper/ (default: RAGTUNE_DATASETS_DIR, ../shared/datasets,
                      .ragtune/datasets; when none holds a dataset: the fictional demo corpus, written once into
                      .ragtune/demo-corpus/ — see \`ragtune demo-corpus\`)
@@ -36,8 +52,13 @@ export const runUsage = `usage: ragtune run [options]
   --model NAME       base model (default: extractive-reader); --backend NAME its generator backend (default: extractive)
   --judge-mode MODE  reference | single | n-sample | logprob (default: reference; LLM modes need JUDGE_OPENAI_BASE_URL)
   --seed N           split and sampling seed (default: 0)
-  --id ID            experiment id; an existing id resumes that run (default: run-<timestamp>)
+  with a SPEC or without:
+  --id ID            experiment id; an existing id resumes that run (default: <spec name or run>-<timestamp>)
   --out DIR          where the report goes (default: .ragtune/reports/<id>)
+  --every S          without a terminal: a progress line at least every S seconds (default: 30)
+The run goes to the gateway at GATEWAY_URL, else to one answering at the default address (\`npm start\`), else
+to a local stack started for this run. Ctrl-C detaches from a suite's run (it goes on; \`ragtune watch ID\`
+re-attaches) and stops a local stack's run (\`--id ID\` resumes it).
 `;
 
 const judgeModes: Record<string, ScoringMode> = {
@@ -47,38 +68,61 @@ const judgeModes: Record<string, ScoringMode> = {
   logprob: ScoringMode.LOGPROB_WEIGHTED,
 };
 
-export async function runExperimentCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: "string" },
-      datasets: { type: "string" },
-      sizes: { type: "string", default: "0,200,500,1000" },
-      "eval-size": { type: "string", default: "200" },
-      repeats: { type: "string", default: "10" },
-      model: { type: "string", default: "extractive-reader" },
-      backend: { type: "string", default: "extractive" },
-      "judge-mode": { type: "string", default: "reference" },
-      seed: { type: "string", default: "0" },
-      id: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(runUsage);
-    return 0;
+/** The options that describe the grid; a spec file describes it instead. */
+const GRID_OPTIONS = ["data", "datasets", "sizes", "eval-size", "repeats", "model", "backend", "judge-mode", "seed"];
+
+type SpecInit = MessageInitShape<typeof ExperimentSpecSchema>;
+
+interface Plan {
+  spec: SpecInit;
+  about: string[];
+  /** Default id prefix. */
+  idPrefix: string;
+  /** The command that runs this plan again, for "resume with" hints. */
+  rerun: string;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+}
+
+/** The stand-ins of a spec: every base model's backend and the judge's mode. */
+function specStandIns(spec: SpecInit): StandIn[] {
+  const mode = spec.judge?.mode ?? ScoringMode.UNSPECIFIED;
+  const judgeMode = mode === ScoringMode.UNSPECIFIED || mode === ScoringMode.REFERENCE ? "reference" : "llm";
+  const all = (spec.baseModels ?? []).flatMap((m) => standIns({ backend: m.backend ?? "", judgeMode }));
+  if (!spec.baseModels?.length) all.push(...standIns({ backend: "", judgeMode }));
+  return all.filter((s, i) => all.findIndex((t) => t.part === s.part) === i);
+}
+
+async function planFromSpecFile(file: string, stateDir: string): Promise<Plan | number> {
+  const read = await readSpecFile(file, { stateDir });
+  if (printProblems(file, read.problems)) {
+    console.error("nothing was started.");
+    return 2;
   }
-  const stateDir = resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune");
-  const asked = values.datasets?.split(",");
+  const spec = read.spec!;
+  const about = describeRun(
+    { dir: read.demo?.dir ?? spec.datasets.map((d) => d.paths[0]).join(", "), demo: read.demo },
+    specStandIns(spec),
+  );
+  const idPrefix =
+    basename(file, extname(file))
+      .replace(/[^A-Za-z0-9._-]+/g, "-")
+      .slice(0, 40) || "run";
+  return { spec, about, idPrefix, rerun: `ragtune run ${file}` };
+}
+
+async function planFromOptions(values: Record<string, string | boolean | undefined>, stateDir: string): Promise<Plan> {
+  const asked = (values.datasets as string | undefined)?.split(",");
   const source = await resolveDataSource({
-    data: values.data,
+    data: values.data as string | undefined,
     datasets: asked ?? REAL_DATA_DEFAULT_DATASETS,
     stateDir,
   });
-  const stand = standIns({ backend: values.backend, judgeMode: values["judge-mode"] });
-  const about = describeRun(source, stand);
-  console.log(about.join("\n"));
+  const backend = (values.backend as string | undefined) ?? "extractive";
+  const judgeModeName = (values["judge-mode"] as string | undefined) ?? "reference";
+  const stand = standIns({ backend, judgeMode: judgeModeName });
   const datasets = (asked ?? (source.demo ? DEMO_DATASETS : REAL_DATA_DEFAULT_DATASETS)).map((format) => {
     const folder = join(source.dir, DATASET_FOLDERS[format] ?? format);
     if (!existsSync(folder)) {
@@ -88,15 +132,73 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     }
     return { format, name: format, paths: [folder] };
   });
-  const judgeMode = judgeModes[values["judge-mode"]];
+  const judgeMode = judgeModes[judgeModeName];
   if (judgeMode === undefined) throw new Error(`--judge-mode must be one of ${Object.keys(judgeModes).join(", ")}`);
-  const experimentId =
-    values.id ?? `run-${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")}`;
+  const spec: SpecInit = {
+    // The name heads the HTML report, so a demo run or a run on stand-ins says so there too.
+    name: [
+      "Fine-tuning or fine-failing? (paper grid)",
+      source.demo ? "on the demo corpus (fictional data)" : "",
+      stand.length ? `with stand-ins: ${stand.map((s) => `${s.part} = ${s.standIn}`).join("; ")}` : "",
+    ]
+      .filter(Boolean)
+      .join(" "),
+    datasets,
+    baseModels: [{ baseModel: (values.model as string | undefined) ?? "extractive-reader", backend }],
+    finetuneSizes: ((values.sizes as string | undefined) ?? "0,200,500,1000").split(",").map(Number),
+    evalSize: Number(values["eval-size"] ?? "200"),
+    seed: BigInt((values.seed as string | undefined) ?? "0"),
+    judge: { mode: judgeMode, repeats: Number(values.repeats ?? "10") },
+  };
+  return { spec, about: describeRun(source, stand), idPrefix: "run", rerun: "ragtune run (same options)" };
+}
 
+export async function runExperimentCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      data: { type: "string" },
+      datasets: { type: "string" },
+      sizes: { type: "string" },
+      "eval-size": { type: "string" },
+      repeats: { type: "string" },
+      model: { type: "string" },
+      backend: { type: "string" },
+      "judge-mode": { type: "string" },
+      seed: { type: "string" },
+      id: { type: "string" },
+      out: { type: "string" },
+      every: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(runUsage);
+    return 0;
+  }
+  const specFile = positionals[0];
+  const mixed = GRID_OPTIONS.filter((o) => values[o as keyof typeof values] !== undefined);
+  if (positionals.length > 1 || (specFile && mixed.length)) {
+    const why = positionals.length > 1 ? "one spec file at a time" : `--${mixed.join(", --")} belong in the spec file`;
+    process.stderr.write(`ragtune run: ${why}\n\n${runUsage}`);
+    return 2;
+  }
+  if (values.every !== undefined && !(Number(values.every) > 0)) {
+    console.error(`ragtune run: --every must be a number of seconds > 0, got "${values.every}"`);
+    return 2;
+  }
+  const stateDir = resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune");
+  const plan = specFile ? await planFromSpecFile(specFile, stateDir) : await planFromOptions(values, stateDir);
+  if (typeof plan === "number") return plan;
+  console.log(plan.about.join("\n"));
+  const experimentId = values.id ?? `${plan.idPrefix}-${timestamp()}`;
+  const rerun = `${plan.rerun} --id ${experimentId}`;
+
+  let target: GatewayTarget = gatewayTarget();
   let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
-  let gatewayUrl = process.env.GATEWAY_URL;
-  if (!gatewayUrl) {
-    console.log("starting a local stack of embedded defaults…");
+  if (target.from !== "GATEWAY_URL" && !(await gatewayAnswers(target.url))) {
+    console.log(`no suite answers at ${target.url}: starting a local stack of embedded defaults for this run…`);
     stack = await startLocalStack({
       dataDir: stateDir,
       anyPort: true,
@@ -104,69 +206,57 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
         if (/"level":"(warn|error)"/.test(line) || !line.startsWith("{")) console.error(`[${service}] ${line}`);
       },
     });
-    gatewayUrl = stack.processes.find((p) => p.service.name === "gateway")!.url;
+    target = { url: stack.processes.find((p) => p.service.name === "gateway")!.url, from: "GATEWAY_URL" };
   }
-  const stopStack = () => stack?.stop();
-  process.once("SIGINT", () => void Promise.resolve(stopStack()).then(() => process.exit(130)));
+  const detach = detachOnInterrupt();
   try {
-    const gateway = createServiceClient(ExperimentService, gatewayUrl, { authToken: process.env.RAGTUNE_AUTH_TOKEN });
-    const { experiment: created } = await gateway.createExperiment({
-      experimentId,
-      spec: {
-        // The name heads the HTML report, so a demo run or a run on stand-ins says so there too.
-        name: [
-          "Fine-tuning or fine-failing? (paper grid)",
-          source.demo ? "on the demo corpus (fictional data)" : "",
-          stand.length ? `with stand-ins: ${stand.map((s) => `${s.part} = ${s.standIn}`).join("; ")}` : "",
-        ]
-          .filter(Boolean)
-          .join(" "),
-        datasets,
-        baseModels: [{ baseModel: values.model, backend: values.backend }],
-        finetuneSizes: values.sizes.split(",").map(Number),
-        evalSize: Number(values["eval-size"]),
-        seed: BigInt(values.seed),
-        judge: { mode: judgeMode, repeats: Number(values.repeats) },
-      },
-    });
-    console.log(
-      `experiment ${created!.experimentId}: ${created!.cellsTotal} cells (resume with --id ${created!.experimentId})`,
-    );
+    const gateway = gatewayClient(target.url);
+    const { experiment: created } = await gateway.createExperiment({ experimentId, spec: plan.spec });
+    console.log(`experiment ${experimentId}: ${created!.cellsTotal} cells on the gateway at ${target.url}`);
     await gateway.startExperiment({ experimentId });
-    let lastStage = "";
-    let final = created!;
-    for await (const { experiment } of gateway.watchExperiment({ experimentId })) {
-      final = experiment!;
-      if (final.currentStage && final.currentStage !== lastStage) {
-        lastStage = final.currentStage;
-        console.log(`[${final.cellsDone}/${final.cellsTotal}] ${lastStage}`);
+    const end = await followExperiment({
+      client: gateway,
+      experimentId,
+      out: process.stdout,
+      detach: detach.signal,
+      everyMs: values.every ? Number(values.every) * 1000 : undefined,
+    });
+    if (end.how !== "finished") {
+      if (stack) {
+        // The run's gateway is this process's child: leaving means stopping it; the run is kept in stateDir.
+        const why = end.how === "detached" ? "Ctrl-C" : `the local gateway stopped (${end.reason})`;
+        console.error(
+          `${why}: stopping the local stack. Experiment ${experimentId} is kept in ${stateDir}; \`${rerun}\` resumes it where it stopped.`,
+        );
+      } else {
+        console.error(followEndLines(end, experimentId, target).join("\n"));
       }
+      return end.how === "detached" ? 130 : 1;
     }
+    const final = end.experiment;
     const { rows } = await gateway.getResults({ experimentId });
-    const outDir = resolve(values.out ?? join(".ragtune/reports", experimentId));
-    const files = await writeReport(outDir, final, rows);
+    const outDir = resolve(values.out ?? join(stateDir, "reports", experimentId));
+    const files = await writeReport(outDir, final, rows, {
+      about: plan.about,
+      answers: gateway.exportAnswers({ experimentId }),
+    });
     const aboutFile = join(outDir, "about-this-run.txt");
-    await writeFile(aboutFile, `${about.join("\n")}\n`);
+    await writeFile(aboutFile, `${plan.about.join("\n")}\n`);
     files.push(aboutFile);
-    console.log(
-      `\n${ExperimentState[final.state]} — ${final.cellsDone}/${final.cellsTotal} cells, trace ${final.traceId}`,
-    );
-    if (final.error) console.log(`errors:\n  ${final.error.split("\n").join("\n  ")}`);
-    console.log("\ndataset      method  size  criterion      n   mean [95% CI]        Δ vs base [95% CI]");
-    for (const r of rows) {
-      const s = r.score!;
-      const diff =
-        r.finetuneSize === 0
-          ? ""
-          : `${r.diffVsBase >= 0 ? "+" : ""}${r.diffVsBase.toFixed(2)} [${r.diffCi95Low.toFixed(2)}, ${r.diffCi95High.toFixed(2)}]`;
-      console.log(
-        `${r.dataset.padEnd(12)} ${methodLabel(r).padEnd(7)} ${String(r.finetuneSize).padStart(4)}  ${r.criterion.padEnd(13)} ${String(s.n).padStart(4)}  ${s.mean.toFixed(2)} [${s.ci95Low.toFixed(2)}, ${s.ci95High.toFixed(2)}]  ${diff}`,
-      );
-    }
-    console.log(`\n${about.join("\n")}`);
-    console.log(`\nreport: ${files.join(", ")}`);
+    console.log(`\n${followEndLines(end, experimentId, target).join("\n")}\n`);
+    process.stdout.write(formatResultsTable(rows));
+    console.log(`\n${plan.about.join("\n")}`);
+    console.log(`\nreport: ${files.find((f) => f.endsWith(".html"))}`);
+    console.log(`tables: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
     return final.state === ExperimentState.SUCCEEDED ? 0 : 1;
+  } catch (error) {
+    const e = ConnectError.from(error);
+    console.error(`ragtune run: ${explainGatewayError(target, e)}`);
+    if (e.code === Code.InvalidArgument) return 2;
+    if (e.code === Code.AlreadyExists) console.error(`  pick another --id, or \`ragtune resume ${experimentId}\``);
+    return 1;
   } finally {
-    await stopStack();
+    detach.dispose();
+    await stack?.stop();
   }
 }
