@@ -6,6 +6,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/contracts/judge";
 import { FailureClass, type Job, JobState, type TrainerService } from "@ragtune/contracts/trainer";
 import type { Logger } from "@ragtune/runtime";
+import { isAbstention } from "@ragtune/datasets";
 import { judgedRecords } from "./answer-records.js";
 import type { CellResult } from "./cell-results.js";
 import type { Cell } from "./cells.js";
@@ -108,7 +109,10 @@ export async function runCell(options: {
           },
           { signal },
         );
-        answers.set(item.id, res.answer);
+        // Qasper's reference for a question its paper does not answer is "Unanswerable": a model saying so in
+        // other words gave that answer.
+        const abstained = prepared.abstentionAnswer && isAbstention(res.answer);
+        answers.set(item.id, abstained ? prepared.abstentionAnswer! : res.answer);
         latency += res.latencySeconds;
         outputTokens += res.usage?.outputTokens ?? 0;
       }

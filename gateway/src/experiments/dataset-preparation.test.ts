@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { appendFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { DatasetSpecSchema, ExperimentSpecSchema } from "@ragtune/contracts/gateway";
 import { type Chunk, ChunkSchema, RetrieverService, type SearchRequest } from "@ragtune/contracts/retriever";
-import { readManifest } from "@ragtune/datasets";
+import { loadDataset, readManifest } from "@ragtune/datasets";
 import { writeDemoCorpus } from "@ragtune/demo-corpus";
 import { prepareDataset } from "./dataset-preparation.js";
 import { withDefaults } from "./experiment-spec.js";
@@ -51,12 +53,16 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-async function prepare(format: string, path: string, extra: Partial<{ includeUnanswerable: boolean }> = {}) {
+async function prepare(
+  format: string,
+  path: string,
+  extra: Partial<{ includeUnanswerable: boolean; name: string }> = {},
+) {
   const retriever = documentRetriever();
   const dataset = create(DatasetSpecSchema, { format, name: format, paths: [path], ...extra });
   const spec = withDefaults(create(ExperimentSpecSchema, { name: "t", datasets: [dataset], finetuneSizes: [0, 20] }));
   const prepared = await prepareDataset({
-    experimentId: `exp-${format}-${Object.keys(extra).length}`,
+    experimentId: `exp-${extra.name ?? format}-${Object.keys(extra).length}`,
     spec,
     dataset: spec.datasets[0],
     workDir: join(dir, "work"),
@@ -88,4 +94,38 @@ describe("prepareDataset", () => {
     const all = Object.values(opted.manifest.pools).flatMap((p) => p.items.map((i) => i.question));
     assert.ok(unanswerable.every((q) => all.includes(q)));
   });
+
+  const shared = resolve(fileURLToPath(import.meta.url), "../../../../../shared/datasets/qasper");
+  const qasperSources = [
+    { name: "demo", path: () => join(dir, "corpus", "qasper") },
+    ...(existsSync(shared) ? [{ name: "real", path: () => shared }] : []),
+  ];
+  for (const source of qasperSources) {
+    it(`Qasper (${source.name}): searches within the question's paper, no paper on both sides, abstains as "Unanswerable"`, async () => {
+      const path = source.path();
+      const loaded = await loadDataset("qasper", path);
+      const paperOf = new Map(loaded.items.map((i) => [i.question, i.metadata.paper_id]));
+      const paperById = new Map(loaded.items.map((i) => [i.id, i.metadata.paper_id]));
+      const { prepared, retriever, manifest } = await prepare("qasper", path, { name: `qasper-${source.name}` });
+      assert.ok(
+        retriever.chunks.every((c) => c.metadata.paper_id === c.documentId),
+        "documents carry paper_id",
+      );
+      assert.ok(retriever.searches.length > 0);
+      for (const search of retriever.searches) {
+        assert.deepEqual({ ...search.filter }, { paper_id: paperOf.get(search.query) }, search.query);
+      }
+      for (const [id, contexts] of prepared.contexts) {
+        assert.ok(contexts.length > 0 && contexts.every((c) => c.sourceId.startsWith(`${paperById.get(id)}#`)), id);
+      }
+      const papers = (pool: string) => new Set(manifest.pools[pool].items.map((i) => paperById.get(i.id)));
+      const evalPapers = papers("eval");
+      assert.ok(evalPapers.size > 0 && manifest.pools["finetune-20"].size > 0);
+      assert.deepEqual(
+        [...papers("finetune-20")].filter((p) => evalPapers.has(p)),
+        [],
+      );
+      assert.equal(prepared.abstentionAnswer, "Unanswerable");
+    });
+  }
 });

@@ -18,6 +18,7 @@ import {
   createManifest,
   loadDataset,
   poolName,
+  QASPER_UNANSWERABLE,
   writeManifest,
   type DatasetName,
   type QaItem,
@@ -38,6 +39,8 @@ export interface PreparedDataset {
   poolSizes: Record<string, number>;
   evalItems: QaItem[];
   contexts: Map<string, RetrievedContext[]>;
+  /** What an abstaining answer is judged as: the dataset's own label (Qasper's "Unanswerable"); absent: as said. */
+  abstentionAnswer?: string;
 }
 
 export function collectionName(experimentId: string, dataset: string): string {
@@ -83,7 +86,10 @@ export async function prepareDataset(options: {
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
-        const res = await retriever.search({ collection, query: item.question, topK: spec.topK }, { signal });
+        // A Qasper question asks about one paper: its answer is searched for in that paper only.
+        const paper = item.metadata.paper_id;
+        const filter: Record<string, string> = paper ? { paper_id: paper } : {};
+        const res = await retriever.search({ collection, query: item.question, topK: spec.topK, filter }, { signal });
         contexts.set(
           item.id,
           res.results.map((r) => ({ text: r.chunk?.text ?? "", sourceId: r.chunk?.id ?? "", score: r.score })),
@@ -111,6 +117,7 @@ export async function prepareDataset(options: {
     poolSizes: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, p.size])),
     evalItems: split.pools.eval.items,
     contexts,
+    abstentionAnswer: dataset.format === "qasper" ? QASPER_UNANSWERABLE : undefined,
   };
 }
 

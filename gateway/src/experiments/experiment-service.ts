@@ -12,7 +12,7 @@ import {
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, requirePattern } from "@ragtune/runtime";
 import type { CellResultStore } from "./cell-results.js";
 import type { ExperimentRunner } from "./experiment-runner.js";
-import { countCells, validateExperimentSpec, withDefaults } from "./experiment-spec.js";
+import { countCells, validateExperimentDatasets, validateExperimentSpec, withDefaults } from "./experiment-spec.js";
 import type { ExperimentStore } from "./experiment-store.js";
 import { buildResultRows } from "./results-table.js";
 
@@ -31,6 +31,7 @@ export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentServi
       requirePattern("experiment_id", req.experimentId, ID_PATTERN, "1..64 characters of [A-Za-z0-9._-]");
     validateExperimentSpec(req.spec);
     const spec = withDefaults(req.spec);
+    await validateExperimentDatasets(spec);
     const experiment = create(ExperimentSchema, {
       experimentId: req.experimentId || `exp-${randomUUID().slice(0, 8)}`,
       spec,

@@ -18,6 +18,7 @@ import { SamplingParamsSchema, TruncationPolicySchema } from "@ragtune/contracts
 import { JudgeConfigSchema, RepeatStrategySchema, ScoringMode, ScoringModeSchema } from "@ragtune/contracts/judge";
 import { ChunkingConfigSchema } from "@ragtune/contracts/retriever";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
+import { poolCapacityProblems } from "./pool-capacity.js";
 
 export const DATASET_FORMATS = ["bioasq", "nq", "nq-open", "qasper"] as const;
 export const DEFAULT_FINETUNE_SIZES = [0, 200, 500, 1000];
@@ -149,7 +150,18 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
 /** Checks the spec as the client sent it; throws INVALID_ARGUMENT starting with the first wrong field's path. */
 export function validateExperimentSpec(spec: ExperimentSpec | undefined): asserts spec is ExperimentSpec {
   if (!spec) throw invalidArgument("spec", "is required");
-  const [first, ...rest] = specProblems(spec);
+  throwSpecProblems(specProblems(spec));
+}
+
+/**
+ * Checks what needs the dataset files (a spec with defaults, already through validateExperimentSpec): every pool
+ * can be filled by the split the run will make. Throws INVALID_ARGUMENT like validateExperimentSpec.
+ */
+export async function validateExperimentDatasets(spec: ExperimentSpec): Promise<void> {
+  throwSpecProblems(await poolCapacityProblems(spec));
+}
+
+function throwSpecProblems([first, ...rest]: SpecProblem[]): void {
   if (!first) return;
   const more = rest.length ? ` (and ${rest.map((p) => `spec.${p.path}: ${p.message}`).join("; ")})` : "";
   throw invalidArgument(`spec.${first.path}`, `${first.message}${more}`);

@@ -1,3 +1,4 @@
+export * from "./abstention.js";
 export * from "./bioasq.js";
 export * from "./download.js";
 export * from "./errors.js";

@@ -93,6 +93,35 @@ describe("splitDataset with answerableIn (NQ-open questions without a gold passa
   });
 });
 
+describe("splitDataset by paper (Qasper)", () => {
+  const papers = Array.from({ length: 12 }, (_, p) =>
+    Array.from({ length: 1 + (p % 5) }, (_, q) => ({
+      ...item(p * 10 + q, `paper ${p} question ${q}?`),
+      metadata: { dataset: "qasper", paper_id: `paper-${p}` },
+    })),
+  ).flat();
+
+  it("puts all questions of a paper on one side: no paper in both a fine-tuning pool and evaluation", () => {
+    for (const seed of [0, 1, 2, 3, 4]) {
+      const split = splitDataset(papers, { dataset: "qasper", seed, poolSizes: [5, 10], evalSize: 8 });
+      const paperOf = (name: string) => new Set(split.pools[name].items.map((i) => i.metadata.paper_id));
+      const evalPapers = paperOf("eval");
+      assert.ok(evalPapers.size > 0);
+      assert.ok(split.pools.eval.items.length <= 8, "evaluation does not overshoot when a paper would");
+      for (const pool of ["finetune-5", "finetune-10"]) {
+        assert.ok(
+          [...paperOf(pool)].every((p) => !evalPapers.has(p)),
+          `seed ${seed}: ${pool} shares a paper`,
+        );
+      }
+      for (const paper of evalPapers) {
+        const all = papers.filter((i) => i.metadata.paper_id === paper).length;
+        assert.equal(split.pools.eval.items.filter((i) => i.metadata.paper_id === paper).length, all);
+      }
+    }
+  });
+});
+
 describe("split manifest", () => {
   const manifest = createManifest(splitDataset(items, { dataset: "nq-open", seed: 0 }), {
     now: new Date("2026-01-01T00:00:00Z"),

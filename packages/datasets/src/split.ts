@@ -1,3 +1,4 @@
+import { splitGroups } from "./split-groups.js";
 import { normalizeQuestion, sha256Hex } from "./text.js";
 import type { DatasetName, QaItem } from "./types.js";
 
@@ -46,9 +47,11 @@ export function poolName(size: number): string {
 }
 
 /**
- * A seeded split: each item's place is the hash of (seed, normalized question), so it does not depend on file
- * order. Evaluation takes the end of that order, the fine-tuning pools nested prefixes of the rest
- * (200 ⊂ 500 ⊂ 1000). Items repeating a question text are dropped first, so no question text can sit on both sides.
+ * A seeded split: each group's place is the hash of (seed, group key), so it does not depend on file order; a
+ * group is a paper's questions (Qasper) or a lone question (keyed by its normalized text). Evaluation takes whole
+ * groups from the end of that order (passing over one that would overshoot `evalSize`, unless evaluation is still
+ * empty), the fine-tuning pools nested prefixes of the rest (200 ⊂ 500 ⊂ 1000); so no paper is on both sides.
+ * Items repeating a question text are dropped first, so no question text can sit on both sides.
  */
 export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSplit {
   const poolSizes = [...(options.poolSizes ?? DEFAULT_POOL_SIZES)].sort((a, b) => a - b);
@@ -63,13 +66,29 @@ export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSpl
     if (byQuestion.has(key)) duplicates++;
     else byQuestion.set(key, item);
   }
-  const ordered = [...byQuestion]
-    .map(([key, item]) => ({ rank: sha256Hex(`${options.seed}\u0000${key}`), item }))
-    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
-    .map((entry) => entry.item);
-  const evalSize = Math.min(ordered.length, options.evalSize ?? Math.max(1, Math.ceil(ordered.length / 5)));
-  const evaluation = ordered.slice(ordered.length - evalSize);
-  const trainable = ordered.slice(0, ordered.length - evalSize);
+  const rank = (key: string) => sha256Hex(`${options.seed}\u0000${key}`);
+  const byRank = <T>(entries: { rank: string; value: T }[]) =>
+    entries.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0)).map((entry) => entry.value);
+  const groups = byRank(
+    splitGroups([...byQuestion.values()]).map((group) => ({
+      rank: rank(group.key),
+      value: byRank(group.items.map((item) => ({ rank: rank(normalizeQuestion(item.question)), value: item }))),
+    })),
+  );
+  const total = byQuestion.size;
+  const evalSize = Math.min(total, options.evalSize ?? Math.max(1, Math.ceil(total / 5)));
+  const evaluationGroups: QaItem[][] = [];
+  const trainableGroups: QaItem[][] = [];
+  let evaluated = 0;
+  for (const group of groups.reverse()) {
+    const fits = evaluated + group.length <= evalSize || evaluated === 0;
+    if (evaluated < evalSize && fits) {
+      evaluationGroups.push(group);
+      evaluated += group.length;
+    } else trainableGroups.push(group);
+  }
+  const evaluation = evaluationGroups.reverse().flat();
+  const trainable = trainableGroups.reverse().flat();
   const pools: Record<string, SplitPool> = {};
   for (const size of poolSizes) pools[poolName(size)] = { requestedSize: size, items: trainable.slice(0, size) };
   pools.eval = { requestedSize: evalSize, items: evaluation };

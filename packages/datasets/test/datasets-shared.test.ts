@@ -88,4 +88,24 @@ describe("loaders on the real samples in ../shared/datasets", { skip }, () => {
     assert.ok(split.pools["finetune-200"].items.length < 200, "pools shrink on a small dataset");
     assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
   });
+
+  it("Qasper: paper_id in document and item metadata; split by paper, no paper in two pools", async () => {
+    const loaded = await loadQasper(join(shared, "qasper/qasper-sample-6papers.json"));
+    const papers = new Set(loaded.documents.map((d) => d.metadata.paper_id));
+    assert.deepEqual(new Set(loaded.documents.map((d) => d.id)), papers);
+    assert.ok(
+      loaded.items.every((i) => papers.has(i.metadata.paper_id) && i.evidenceDocumentIds[0] === i.metadata.paper_id),
+    );
+    for (const seed of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      const split = splitDataset(loaded.items, { dataset: "qasper", seed, poolSizes: [10], evalSize: 12 });
+      const evalPapers = new Set(split.pools.eval.items.map((i) => i.metadata.paper_id));
+      const trainPapers = new Set(split.pools["finetune-10"].items.map((i) => i.metadata.paper_id));
+      assert.ok(evalPapers.size > 0 && trainPapers.size > 0);
+      assert.deepEqual(
+        [...trainPapers].filter((p) => evalPapers.has(p)),
+        [],
+        `seed ${seed}`,
+      );
+    }
+  });
 });
