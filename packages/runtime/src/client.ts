@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createBearerTokenInterceptor, createClientTracingInterceptor } from "./interceptors.js";
+import { createLeanGrpcTransport } from "./lean-grpc-transport.js";
 
 export interface ServiceClientOptions {
   /** Bearer token for servers that require one. */
@@ -21,5 +21,5 @@ export function createServiceClient<T extends DescService>(
   if (options.tracing !== false) interceptors.push(createClientTracingInterceptor("ragtune.client"));
   if (options.authToken) interceptors.push(createBearerTokenInterceptor(options.authToken));
   interceptors.push(...(options.interceptors ?? []));
-  return createClient(service, createGrpcTransport({ baseUrl, interceptors }));
+  return createClient(service, createLeanGrpcTransport({ baseUrl, interceptors }));
 }
