@@ -11,5 +11,6 @@ export * from "./prepare-split.js";
 export * from "./qasper.js";
 export * from "./sources.js";
 export * from "./split.js";
+export * from "./split-groups.js";
 export * from "./text.js";
 export * from "./types.js";

@@ -48,9 +48,10 @@ export function poolName(size: number): string {
 
 /**
  * A seeded split: each group's place is the hash of (seed, group key), so it does not depend on file order; a
- * group is a paper's questions (Qasper) or a lone question (keyed by its normalized text). Evaluation takes whole
- * groups from the end of that order (passing over one that would overshoot `evalSize`, unless evaluation is still
- * empty), the fine-tuning pools nested prefixes of the rest (200 ⊂ 500 ⊂ 1000); so no paper is on both sides.
+ * group is a paper's questions (Qasper), a set of near-duplicate questions, or a lone question (keyed by its
+ * normalized text; see split-groups.ts). Evaluation takes whole groups from the end of that order (passing over one
+ * that would overshoot `evalSize`, unless evaluation is still empty), the fine-tuning pools nested prefixes of the
+ * rest (200 ⊂ 500 ⊂ 1000); so no paper and no near-duplicate pair is on both sides.
  * Items repeating a question text are dropped first, so no question text can sit on both sides.
  */
 export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSplit {

@@ -8,6 +8,8 @@ import {
   loadBioAsq,
   loadNqOpen,
   loadQasper,
+  nearDuplicatePairs,
+  normalizeQuestion,
   prepareSplit,
   splitDataset,
   verifyManifest,
@@ -33,6 +35,33 @@ describe("loaders on the real samples in ../shared/datasets", { skip }, () => {
     const split = splitDataset(loaded.items, { dataset: "bioasq", seed: 0 });
     assert.equal(split.pools["finetune-1000"].items.length, 1000);
     assert.deepEqual(verifyManifest(createManifest(split)), { ok: true, problems: [] });
+  });
+
+  it("BioASQ: its near-duplicate questions (word overlap ≥ 0.8) never straddle a fine-tuning pool and evaluation", async () => {
+    const loaded = await loadBioAsq(join(shared, "bioasq"));
+    const unique = [...new Map(loaded.items.map((i) => [normalizeQuestion(i.question), i])).values()];
+    const pairs = nearDuplicatePairs(unique.map((i) => i.question)).map(([a, b]) => [unique[a].id, unique[b].id]);
+    const byId = new Map(unique.map((i) => [i.id, i.question]));
+    assert.ok(
+      pairs.some(
+        ([a, b]) =>
+          byId.get(a) === "Which drugs are included in the Lonsurf combination pill?" ||
+          byId.get(b) === "Which drugs are included in the Lonsurf combination pill?",
+      ),
+      "the sample's known pair is found",
+    );
+    assert.ok(pairs.length >= 10, `${pairs.length} near-duplicate pairs`);
+    for (const seed of [0, 1, 2, 3, 4]) {
+      const split = splitDataset(loaded.items, { dataset: "bioasq", seed });
+      const eval_ = new Set(split.pools.eval.items.map((i) => i.id));
+      const train = new Set(split.pools["finetune-1000"].items.map((i) => i.id));
+      const straddling = pairs.filter(([a, b]) => (eval_.has(a) && train.has(b)) || (eval_.has(b) && train.has(a)));
+      assert.deepEqual(
+        straddling.map(([a, b]) => `${byId.get(a)} | ${byId.get(b)}`),
+        [],
+        `seed ${seed}`,
+      );
+    }
   });
 
   it("NQ-open dev with the oracle passages", async () => {

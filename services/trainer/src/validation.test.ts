@@ -37,6 +37,11 @@ describe("validateSubmit", () => {
     assert.match(rejection(check(peftSubmit("bad id!"))), /^job_id: /);
   });
 
+  it("refuses to fine-tune on the evaluation pool", () => {
+    const request = peftSubmit("a", { trainingData: { manifestUri: "/tmp/none.json", pool: "eval", size: 200 } });
+    assert.match(rejection(check(request)), /^spec\.training_data\.pool: is "eval"/);
+  });
+
   it("rejects an effective batch larger than the declared pool", () => {
     const message = rejection(check(peftSubmit("a", { microBatchSize: 64, gradientAccumulationSteps: 4 })));
     assert.match(message, /^spec\.gradient_accumulation_steps: effective batch 256 .* pool of 200 pairs/);

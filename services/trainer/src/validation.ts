@@ -44,6 +44,12 @@ const specRules: Rule<JobSpec>[] = [
   { field: "spec.training_data.manifest_uri", check: (s) => (s.trainingData?.manifestUri ? undefined : "is required") },
   { field: "spec.training_data.pool", check: (s) => (s.trainingData?.pool ? undefined : "is required") },
   {
+    // The split holds "eval" out of fine-tuning: training on it would grade a model on the questions it learnt.
+    field: "spec.training_data.pool",
+    check: (s) =>
+      s.trainingData?.pool === "eval" ? 'is "eval", the held-out evaluation pool; name a fine-tuning pool' : undefined,
+  },
+  {
     field: "spec.training_data.manifest_sha256",
     check: (s) =>
       !s.trainingData?.manifestSha256 || /^[0-9a-fA-F]{64}$/.test(s.trainingData.manifestSha256)

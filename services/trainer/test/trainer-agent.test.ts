@@ -201,6 +201,15 @@ describe("trainer with a node agent over NATS", () => {
         assert.match(e.rawMessage, /^spec\.training_data\.size: 50 is larger than pool "finetune-8" \(8 pairs\)/);
         return true;
       });
+      // The manifest has an "eval" pool, so only the trainer's own rule stands between it and a fine-tune.
+      const onEval = readerJob("on-eval");
+      onEval.spec!.trainingData!.pool = "eval";
+      await assert.rejects(client.submitJob(onEval), (e: ConnectError) => {
+        assert.equal(e.code, Code.InvalidArgument);
+        assert.match(e.rawMessage, /^spec\.training_data\.pool: is "eval", the held-out evaluation pool/);
+        return true;
+      });
+      await assert.rejects(client.getJob({ jobId: "on-eval" }), (e: ConnectError) => e.code === Code.NotFound);
       const missingPool = readerJob("no-pool");
       missingPool.spec!.trainingData!.pool = "finetune-9000";
       await assert.rejects(client.submitJob(missingPool), /spec\.training_data: pool "finetune-9000" is not in/);
