@@ -92,6 +92,9 @@ try {
     case "demo-corpus":
       process.exit(await (await import("./demo-corpus-command.js")).demoCorpusCommand(args));
       break;
+    case "conformance":
+      process.exit(await (await import("./conformance-command.js")).conformanceCommand(args));
+      break;
     case "run":
       process.exit(await (await import("./run-experiment.js")).runExperimentCommand(args));
       break;

@@ -1,0 +1,52 @@
+/**
+ * The project's own services pass their contract's conformance kit: each started as its own process over a
+ * socket with a real NATS, checked through the kit as `ragtune conformance` runs it (events included).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CONTRACTS, formatResult, runConformance } from "@ragtune/conformance";
+import { type LocalStack, startLocalStack } from "@ragtune/gateway/local-stack";
+import { stackServices } from "@ragtune/gateway";
+import { type LocalNats, startTestNats } from "@ragtune/runtime";
+
+const contracts = ["judge", "retriever", "generator", "trainer"] as const;
+
+describe("the project's services pass their conformance kits", () => {
+  let nats: LocalNats;
+  let stack: LocalStack;
+  let dataDir: string;
+  const logs: string[] = [];
+
+  before(async () => {
+    nats = await startTestNats();
+    dataDir = mkdtempSync(join(tmpdir(), "ragtune-conformance-"));
+    stack = await startLocalStack({
+      env: { ...process.env, NATS_URL: nats.url },
+      dataDir,
+      anyPort: true,
+      services: stackServices.filter((s) => (contracts as readonly string[]).includes(s.name)),
+      onLog: (service, line) => logs.push(`[${service}] ${line}`),
+    });
+  });
+  after(async () => {
+    await stack?.stop();
+    await nats?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  for (const name of contracts) {
+    it(`${name}: every check passes, events included`, async () => {
+      const url = stack.processes.find((p) => p.service.name === name)!.url;
+      const report = await runConformance(CONTRACTS[name], url, { natsUrl: nats.url });
+      assert.equal(report.status, "checked", report.status !== "checked" ? report.reason : "");
+      if (report.status !== "checked") return;
+      const lines = report.results.map(formatResult);
+      const notPassed = report.results.filter((r) => r.outcome !== "pass").map(formatResult);
+      assert.deepEqual(notPassed, [], `${lines.join("\n")}\n${logs.slice(-10).join("\n")}`);
+      assert.ok(report.results.length >= 10, `${report.results.length} checks ran`);
+    });
+  }
+});
