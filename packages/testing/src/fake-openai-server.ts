@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { createFakeFineTuning, type FakeFineTuningApi, type FakeFineTuningOptions } from "./fake-fine-tuning.js";
 
 /**
  * A local OpenAI-compatible HTTP server: the test double for remote LLM APIs. The real client code
@@ -41,6 +42,8 @@ export interface FakeGenerationInput {
   adapter?: string;
   /** The folder that adapter was loaded from (load_lora_adapter's lora_path), when it was loaded at run time. */
   adapterPath?: string;
+  /** The hosted fine-tuned model answering (a job of the fine-tuning API succeeded with this name), if any. */
+  fineTunedModel?: string;
   /** The prompt text (chat: messages joined as "role: content" lines). */
   prompt: string;
   messages?: ChatMessage[];
@@ -75,6 +78,8 @@ export interface FakeOpenAiServerOptions {
   loraLoading?: "load" | "ignore" | "reject";
   /** When set, every request must carry `Authorization: Bearer <apiKey>` (else 401). */
   apiKey?: string;
+  /** How the fine-tuning API (/v1/files, /v1/fine_tuning/jobs) moves its jobs along. */
+  fineTuning?: FakeFineTuningOptions;
   /** Computes answers; default: a deterministic echo of prompt words tagged with the model. */
   respond?: FakeResponder;
   host?: string;
@@ -102,6 +107,8 @@ export interface FakeOpenAiServer {
   setLatency(ms: number): void;
   /** Serves an adapter as if it had been loaded. */
   addAdapter(name: string, base: string): void;
+  /** Files uploaded and jobs created through the fine-tuning API. */
+  readonly fineTuning: FakeFineTuningApi;
   close(): Promise<void>;
 }
 
@@ -120,6 +127,12 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
   const adapters = new Map<string, { base: string; effective: boolean; path?: string }>();
   for (const [name, base] of Object.entries(options.adapters ?? {})) adapters.set(name, { base, effective: true });
   const failures: PendingFailure[] = [];
+  /** Hosted fine-tuned model name → its base: served like a base model, listed without a parent (as OpenAI does). */
+  const hostedModels = new Map<string, string>();
+  const fineTuning = createFakeFineTuning(options.fineTuning ?? {}, {
+    isBase: (name) => models.some((m) => m.id === name),
+    serve: (name, base) => hostedModels.set(name, base),
+  });
   const requests: RecordedRequest[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -135,10 +148,12 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    const path = (req.url ?? "/").split("?")[0];
-    const raw = await readBody(req);
+    const [path, queryString] = (req.url ?? "/").split("?");
+    const rawBytes = await readBody(req);
+    const raw = rawBytes.toString("utf8");
+    const contentType = req.headers["content-type"] ?? "";
     let body: Record<string, unknown> | undefined;
-    if (raw.length > 0) {
+    if (raw.length > 0 && !contentType.startsWith("multipart/form-data")) {
       try {
         body = JSON.parse(raw) as Record<string, unknown>;
       } catch {
@@ -166,6 +181,15 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
       res.writeHead(200, { "content-type": "text/plain" }).end(`Success: LoRA adapter '${name}' removed successfully.`);
       return;
     }
+    const fineTuningReply = await fineTuning.handle({
+      method: req.method ?? "GET",
+      path,
+      query: new URLSearchParams(queryString ?? ""),
+      contentType,
+      raw: rawBytes,
+      body,
+    });
+    if (fineTuningReply) return sendJson(res, fineTuningReply.status, fineTuningReply.payload);
     if (req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/completions")) {
       return generate(res, path === "/v1/chat/completions" ? "chat" : "completion", body ?? {});
     }
@@ -193,6 +217,10 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
         parent: info.base,
         max_model_len: base?.maxModelLen ?? 4096,
       });
+    }
+    for (const [name, base] of hostedModels) {
+      const window = models.find((m) => m.id === base)?.maxModelLen ?? 4096;
+      data.push({ id: name, object: "model", created: 0, owned_by: "ragtune-test", max_model_len: window });
     }
     return { object: "list", data };
   }
@@ -234,7 +262,8 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
   async function generate(res: ServerResponse, endpoint: "chat" | "completion", body: Record<string, unknown>) {
     const model = String(body.model ?? "");
     const adapter = adapters.get(model);
-    const base = adapter ? adapter.base : models.find((m) => m.id === model)?.id;
+    const hostedBase = hostedModels.get(model);
+    const base = adapter ? adapter.base : (hostedBase ?? models.find((m) => m.id === model)?.id);
     if (!base) {
       return sendJson(res, 404, {
         error: { message: `The model \`${model}\` does not exist.`, type: "NotFoundError", code: 404 },
@@ -265,6 +294,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
         base,
         adapter: adapter?.effective ? model : undefined,
         adapterPath: adapter?.effective ? adapter.path : undefined,
+        fineTunedModel: hostedBase ? model : undefined,
         prompt,
         messages,
         choiceIndex,
@@ -382,6 +412,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
     addAdapter(name, base) {
       adapters.set(name, { base, effective: true });
     },
+    fineTuning: fineTuning.api,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -437,11 +468,11 @@ function sendJson(res: ServerResponse, status: number, payload: unknown) {
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

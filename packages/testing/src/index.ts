@@ -1,5 +1,12 @@
 /** @ragtune/testing: test doubles and fixtures for tests and benchmarks (never used in production paths). */
 export { isConnectError } from "./assertions.js";
+export type {
+  FakeFineTuningApi,
+  FakeFineTuningEvent,
+  FakeFineTuningJob,
+  FakeFineTuningOptions,
+  FakeUploadedFile,
+} from "./fake-fine-tuning.js";
 export {
   defaultResponder,
   type FakeGenerationInput,
@@ -11,6 +18,7 @@ export {
   type RecordedRequest,
   startFakeOpenAiServer,
 } from "./fake-openai-server.js";
+export { createPlantedEffect, type PlantedEffect, type PlantedItem, type PlantedRun } from "./planted-effect.js";
 export {
   type TinyLlamaShape,
   type TinyModelDir,

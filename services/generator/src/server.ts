@@ -11,6 +11,7 @@ import {
 } from "@ragtune/runtime";
 import { createDirectoryArchiveSource, createObjectStoreArchiveSource } from "@ragtune/adapter-archive";
 import { createAdapterDirectory } from "./backends/adapter-directory.js";
+import { createHostedFineTunes } from "./backends/hosted-fine-tunes.js";
 import { type AdapterEvents, type GenerationBackend, createLlamaCppBackend } from "@ragtune/llamacpp";
 import {
   createArchiveWeightsSource,
@@ -77,6 +78,7 @@ export async function createBackends(
           config.openaiAdapterDir && archives
             ? createAdapterDirectory({ dir: config.openaiAdapterDir, archives })
             : undefined,
+        hostedFineTunes: archives && createHostedFineTunes(archives),
         events,
       }),
     );

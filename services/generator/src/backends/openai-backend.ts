@@ -3,6 +3,7 @@ import { notFound } from "@ragtune/runtime";
 import { LlmError, type OpenAiClient, type ModelEntry, type SamplingFields } from "@ragtune/llm";
 import { chatMessagesForModel, type RenderedRagPrompt } from "@ragtune/prompt";
 import type { AdapterDirectory } from "./adapter-directory.js";
+import type { HostedFineTunes } from "./hosted-fine-tunes.js";
 import {
   type AdapterEvents,
   type GenerationBackend,
@@ -33,6 +34,11 @@ export interface OpenAiBackendOptions {
    * `<dir>/{adapter}`.
    */
   adapterDirectory?: AdapterDirectory;
+  /**
+   * The trainer's adapter records, for adapters that are hosted fine-tunes: such an adapter is served under the
+   * model name the provider gave it. Unset: every adapter is a LoRA adapter.
+   */
+  hostedFineTunes?: HostedFineTunes;
   /** Prompt whose greedy output must differ between base and adapter once an adapter is loaded. */
   canaryPrompt?: string;
   /** How long the /models listing is reused, ms. Default 5000. */
@@ -61,6 +67,8 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
   let refreshing: Promise<ModelEntry[]> | undefined;
   /** Adapters this process loaded and verified, by name; concurrent requests share one load. */
   const loads = new Map<string, Promise<void>>();
+  /** Adapter id → the hosted fine-tuned model's name it is served under. */
+  const hostedNames = new Map<string, string>();
 
   function fetchModels(signal?: AbortSignal): Promise<ModelEntry[]> {
     refreshing ??= client
@@ -139,7 +147,7 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
 
   async function resolve(baseModel: string, adapter: string, signal?: AbortSignal): Promise<ResolvedModel> {
     let models = await servedModels(signal);
-    const known = (id: string) => id === "" || models.some((m) => m.id === id);
+    const known = (id: string) => id === "" || hostedNames.has(id) || models.some((m) => m.id === id);
     // A miss on a cached listing may be a model or adapter served since: ask again before NOT_FOUND.
     if (!known(baseModel) || !known(adapter)) models = await servedModels(signal, true);
     const bases = models.filter((m) => !isAdapter(m));
@@ -157,6 +165,25 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
       if (served.parent && served.parent !== base.id) {
         throw notFound("adapter", `${adapter} for base model ${base.id} (it applies to ${served.parent})`);
       }
+      return resolved;
+    }
+    // An archive that cannot be read is the LoRA path's to report (with its adapter events), when there is one.
+    const hosted = await options.hostedFineTunes?.lookup(adapter).catch((error) => {
+      if (loraPathTemplate) return undefined;
+      throw error;
+    });
+    if (hosted) {
+      if (hosted.baseModel && hosted.baseModel !== base.id) {
+        throw notFound("adapter", `${adapter} for base model ${base.id} (it is a fine-tune of ${hosted.baseModel})`);
+      }
+      if (!models.some((m) => m.id === hosted.fineTunedModel)) models = await servedModels(signal, true);
+      if (!models.some((m) => m.id === hosted.fineTunedModel)) {
+        throw notFound(
+          "adapter",
+          `${adapter} (hosted fine-tune ${hosted.fineTunedModel} is not among the models backend ${name} serves)`,
+        );
+      }
+      hostedNames.set(adapter, hosted.fineTunedModel);
       return resolved;
     }
     if (!loraPathTemplate) throw notFound("adapter", `${adapter} on backend ${name}`);
@@ -180,7 +207,7 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
   function samplingFields(input: GenerationInput): SamplingFields {
     const { sampling, model } = input;
     const fields: SamplingFields = {
-      model: model.adapter || model.baseModel,
+      model: hostedNames.get(model.adapter) ?? (model.adapter || model.baseModel),
       max_tokens: sampling.maxTokens,
       temperature: sampling.temperature,
     };

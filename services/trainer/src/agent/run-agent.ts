@@ -21,6 +21,7 @@ import { createCpuReaderExecutor } from "./executors/cpu-reader.js";
 import type { Executor } from "./executors/executor.js";
 import { createOpenAiExecutor } from "./executors/openai.js";
 import { createPeftExecutor } from "./executors/peft.js";
+import { peftTestStandInFromEnv } from "./executors/peft-test-stand-in.js";
 import { probeGpus } from "./gpu-probe.js";
 import { NodeAgent } from "./node-agent.js";
 
@@ -36,7 +37,9 @@ export async function runAgent(
   // Before anything traced: the agent's job spans join the experiment's trace (exported when OTEL_* says so).
   const telemetry = initTelemetry({ serviceName: "ragtune-agent", env });
   let config: ReturnType<typeof loadConfig<typeof agentSettings>>;
+  let standIn: ReturnType<typeof peftTestStandInFromEnv>;
   try {
+    standIn = peftTestStandInFromEnv(env);
     config = loadConfig(agentSettings, env, argv);
     if (!config.trainerUrl) throw new ConfigError("TRAINER_URL", "is required (the trainer's gRPC base URL)");
     if (config.executors?.includes("openai") && !config.openaiBaseUrl && !config.openaiApiKey) {
@@ -52,12 +55,15 @@ export async function runAgent(
   const logger = createLogger("agent", { level: config.logLevel as LogLevel });
   logger.info("configuration", { config: describeConfig(agentSettings, config) });
 
-  const gpus = await probeGpus();
+  // In tests only: a pretend GPU for the PEFT stand-in, which trains nothing.
+  const gpuProbe = standIn ? async () => standIn.gpus : probeGpus;
+  if (standIn) logger.warn("peft jobs run on the TEST stand-in executor: no GPU, no training, zero weights");
+  const gpus = await gpuProbe();
   const wanted = config.executors
     ? config.executors.split(",")
     : ["cpu-reader", ...(gpus.length ? ["peft"] : []), ...(config.openaiApiKey ? ["openai"] : [])];
   const executors: Executor[] = wanted.map((name) => {
-    if (name === "peft") return createPeftExecutor({ python: config.python });
+    if (name === "peft") return standIn?.executor ?? createPeftExecutor({ python: config.python });
     if (name === "openai") {
       return createOpenAiExecutor({
         baseUrl: config.openaiBaseUrl || "https://api.openai.com/v1",
@@ -83,7 +89,7 @@ export async function runAgent(
     client: createServiceClient(TrainerService, config.trainerUrl, { authToken: config.authToken }),
     nodeId: config.nodeId || undefined,
     executors,
-    probeGpus: gpus.length ? probeGpus : undefined,
+    probeGpus: gpus.length ? gpuProbe : undefined,
     storage,
     readObject: nats ? createObjectReader(nats) : undefined,
     workRoot: config.workDir || undefined,

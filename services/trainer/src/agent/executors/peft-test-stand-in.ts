@@ -1,0 +1,99 @@
+/**
+ * TEST STAND-IN for the `peft` executor, for end-to-end tests on machines without a GPU: it trains nothing. It
+ * takes `peft` jobs (the name the scheduler routes LoRA jobs by) and writes an adapter folder in PEFT's layout,
+ * `adapter_config.json` and an `adapter_model.safetensors` of zero LoRA weights, so everything after training
+ * (archive, upload, the generator unpacking it for vLLM, run-time loading) runs as it would. Every file it writes
+ * says it is a stand-in. The agent selects it only when NODE_ENV=test and AGENT_PEFT_TEST_STAND_IN=1, and then
+ * reports one pretend GPU so the scheduler places LoRA jobs on it; outside tests asking for it is refused.
+ */
+import { create } from "@bufbuild/protobuf";
+import { FailureClass, type Gpu, GpuSchema } from "@ragtune/contracts/trainer";
+import { ConfigError } from "@ragtune/runtime";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Executor, type ExecutorContext, ExecutorFailure } from "./executor.js";
+
+export const PEFT_TEST_STAND_IN_ENV = "AGENT_PEFT_TEST_STAND_IN";
+const GIB = 1024 ** 3;
+/** Width of the pretend model's layers the zero LoRA matrices are shaped for. */
+const HIDDEN = 64;
+
+/** A safetensors file: 8-byte little-endian header length, JSON header, then the tensors' bytes (F32 zeros). */
+export function zeroSafetensors(tensors: Record<string, number[]>, metadata: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, shape] of Object.entries(tensors)) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // The format pads the header with spaces so the data starts 8-byte aligned.
+  json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([length, Buffer.from(json), Buffer.alloc(offset)]);
+}
+
+export function createPeftTestStandInExecutor(): Executor {
+  return {
+    name: "peft",
+    async run(ctx: ExecutorContext) {
+      const spec = ctx.job.spec;
+      if (!spec) throw new ExecutorFailure(FailureClass.USER_ERROR, "the job has no spec");
+      if (ctx.pairs.length === 0) throw new ExecutorFailure(FailureClass.USER_ERROR, "the training pool is empty");
+      const rank = spec.loraRank || 8;
+      const modules = spec.targetModules.length ? spec.targetModules : ["q_proj", "v_proj"];
+      const steps = Math.max(1, Math.ceil(ctx.pairs.length / Math.max(1, spec.microBatchSize))) * spec.epochs;
+      for (let step = 1; step <= steps; step++) {
+        if (ctx.signal.aborted) throw new Error("cancelled");
+        ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
+      }
+      const config = {
+        ragtune_test_stand_in: "written by the agent's PEFT test stand-in: no training ran, the weights are zeros",
+        base_model_name_or_path: spec.baseModel,
+        peft_type: "LORA",
+        task_type: "CAUSAL_LM",
+        inference_mode: true,
+        r: rank,
+        lora_alpha: spec.loraAlpha || 2 * rank,
+        lora_dropout: spec.loraDropout,
+        target_modules: modules,
+        bias: "none",
+      };
+      const tensors: Record<string, number[]> = {};
+      for (const module of modules) {
+        const prefix = `base_model.model.model.layers.0.self_attn.${module}`;
+        tensors[`${prefix}.lora_A.weight`] = [rank, HIDDEN];
+        tensors[`${prefix}.lora_B.weight`] = [HIDDEN, rank];
+      }
+      await writeFile(join(ctx.adapterDir, "adapter_config.json"), `${JSON.stringify(config, null, 2)}\n`);
+      await writeFile(
+        join(ctx.adapterDir, "adapter_model.safetensors"),
+        zeroSafetensors(tensors, { format: "pt", ragtune_test_stand_in: "true" }),
+      );
+      return { metrics: { test_stand_in: 1, train_pairs: ctx.pairs.length, train_steps: steps } };
+    },
+  };
+}
+
+/**
+ * The stand-in and its pretend GPU when the environment asks for it in a test; undefined when it does not ask.
+ * Asking outside NODE_ENV=test throws, so a deployment can never train with it by accident.
+ */
+export function peftTestStandInFromEnv(
+  env: Record<string, string | undefined>,
+): { executor: Executor; gpus: Gpu[] } | undefined {
+  const asked = env[PEFT_TEST_STAND_IN_ENV];
+  if (!asked || asked === "0") return undefined;
+  if (env.NODE_ENV !== "test") {
+    throw new ConfigError(PEFT_TEST_STAND_IN_ENV, "is honoured only when NODE_ENV=test: the stand-in trains nothing");
+  }
+  const gpu = create(GpuSchema, {
+    index: 0,
+    name: "test stand-in (no GPU)",
+    memoryTotalBytes: BigInt(80 * GIB),
+    memoryFreeBytes: BigInt(80 * GIB),
+  });
+  return { executor: createPeftTestStandInExecutor(), gpus: [gpu] };
+}
