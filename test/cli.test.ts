@@ -9,10 +9,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ExperimentService } from "@ragtune/contracts/gateway";
 import { repoRoot } from "@ragtune/gateway";
+import { createServiceClient } from "@ragtune/runtime";
 import { startTestStack, type TestStack } from "./support/stack.js";
 import { writeSyntheticBioAsq } from "./support/synthetic-bioasq.js";
 
+// The CLI from source, as tests run everything (the "development" condition resolves workspace packages to src/).
 const cliEntry = join(repoRoot, "gateway/src/cli/main.ts");
 
 interface CliRun {
@@ -22,7 +25,7 @@ interface CliRun {
 }
 
 function startCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ["--import", "tsx", cliEntry, ...args], {
+  const child = spawn(process.execPath, ["--conditions=development", "--import", "tsx", cliEntry, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -52,6 +55,17 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** Starts `ragtune run SPEC --id ID` and resolves once it follows the run (its first stage line is out). */
+async function startFollowedRun(spec: string, id: string, env: NodeJS.ProcessEnv) {
+  const run = startCli(["run", spec, "--id", id, "--every", "1"], env);
+  let out = "";
+  run.child.stdout!.on("data", (d) => {
+    out += d;
+  });
+  await waitFor("the run to be followed", () => /prepare bioasq/.test(out));
+  return run;
 }
 
 describe("ragtune CLI against a running suite", () => {
@@ -110,6 +124,17 @@ describe("ragtune CLI against a running suite", () => {
     assert.match(status.stderr, /NOT_FOUND/);
   });
 
+  it("the gateway itself (a client without the CLI) gets every problem, the first field's path first", async () => {
+    const gateway = createServiceClient(ExperimentService, env.GATEWAY_URL!);
+    const bad = { name: "x", datasets: [{ format: "squad", paths: ["a", "b"] }], baseModels: [], topK: 5000 };
+    await assert.rejects(gateway.createExperiment({ experimentId: "cli-grpc-bad", spec: bad }), {
+      message:
+        '[invalid_argument] spec.datasets[0].format: must be one of bioasq, nq, nq-open, qasper, got "squad" (and ' +
+        "spec.datasets[0].paths[1]: one file or folder per dataset (a folder holds several files); " +
+        "spec.base_models: must name at least one model; spec.top_k: must be in 0..1000, got 5000)",
+    });
+  });
+
   it("run SPEC submits, follows with plain progress lines off a terminal, prints the table and writes the report", async () => {
     const res = await cli("run", join(specDir, "small.yaml"), "--id", "cli-small", "--every", "1");
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
@@ -120,7 +145,7 @@ describe("ragtune CLI against a running suite", () => {
       assert.match(res.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${stage}.* \\d/2 cells  .* cells/min  ETA `, "m"));
     }
     assert.match(res.stdout, /^SUCCEEDED: 2\/2 cells, trace [0-9a-f]{32}$/m);
-    assert.match(res.stdout, /^bioasq\s+base\s+0\s+accuracy\s+20\s/m);
+    assert.match(res.stdout, /^bioasq\s+base\s+0\s+0\s+accuracy\s+20\s/m);
     const report = /^report: (\S+report\.html)$/m.exec(res.stdout)?.[1];
     assert.ok(report && existsSync(report), res.stdout);
   });
@@ -144,7 +169,10 @@ describe("ragtune CLI against a running suite", () => {
     assert.equal(json.rows.length, 4);
     assert.equal(json.rows[0].score.n, 20);
     const table = await cli("results", "cli-small");
-    assert.match(table.stdout, /^bioasq\s+reader\s+30\s+completeness\s+20\s+\d\.\d\d \[/m);
+    assert.match(table.stdout, /^bioasq\s+reader\s+30\s+30\s+completeness\s+20\s+\d\.\d\d \[/m);
+    const latex = await cli("results", "cli-small", "--format", "latex");
+    assert.equal(latex.code, 0, latex.stderr);
+    assert.match(latex.stdout, /\\begin\{tabular\}[\s\S]*\\toprule[\s\S]*bioasq/);
     const badFormat = await cli("results", "cli-small", "--format", "xml");
     assert.equal(badFormat.code, 2);
 
@@ -153,6 +181,9 @@ describe("ragtune CLI against a running suite", () => {
     assert.equal(report.code, 0, report.stderr);
     assert.equal(report.stdout.split("\n")[0], `report: ${join(out, "report.html")}`);
     assert.match(readFileSync(join(out, "report.html"), "utf8"), /<html/i);
+    assert.match(report.stdout, /answers\.jsonl/);
+    const answers = readFileSync(join(out, "answers.jsonl"), "utf8").trim().split("\n");
+    assert.equal(answers.length, 2 * 20, "every answer of both cells");
   });
 
   it("an unknown id is one NOT_FOUND line; a gateway that is not running names the address and `npm start`", async () => {
@@ -170,12 +201,7 @@ describe("ragtune CLI against a running suite", () => {
   });
 
   it("Ctrl-C detaches without cancelling; watch re-attaches; cancel keeps cells; resume finishes the run", async () => {
-    const run = startCli(["run", join(specDir, "long.yaml"), "--id", "cli-long", "--every", "1"], env);
-    let out = "";
-    run.child.stdout!.on("data", (d) => {
-      out += d;
-    });
-    await waitFor("the run to be followed", () => /prepare bioasq/.test(out));
+    const run = await startFollowedRun(join(specDir, "long.yaml"), "cli-long", env);
     run.child.kill("SIGINT");
     const detached = await run.done;
     assert.equal(detached.code, 130, detached.stderr);
@@ -202,12 +228,7 @@ describe("ragtune CLI against a running suite", () => {
   });
 
   it("a gateway lost while following is reported in words with the command that resumes", async () => {
-    const watcher = startCli(["run", join(specDir, "long.yaml"), "--id", "cli-lost", "--every", "1"], env);
-    let out = "";
-    watcher.child.stdout!.on("data", (d) => {
-      out += d;
-    });
-    await waitFor("the run to be followed", () => /prepare bioasq/.test(out));
+    const watcher = await startFollowedRun(join(specDir, "long.yaml"), "cli-lost", env);
     stack!.processes.find((p) => p.service.name === "gateway")!.child.kill("SIGKILL");
     const lost = await watcher.done;
     assert.equal(lost.code, 1, lost.stderr);

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
-import { detachOnInterrupt, type FollowEnd, followExperiment } from "./follow-experiment.js";
+import { detachOnInterrupt, everyOption, type FollowEnd, followExperiment } from "./follow-experiment.js";
 import { explainGatewayError, type GatewayTarget, gatewayClient, gatewayTarget } from "./gateway-client.js";
 import { experimentUsage } from "./experiment-usage.js";
 import { formatResults, RESULT_FORMATS, type ResultFormat } from "./results-format.js";
@@ -54,7 +54,7 @@ export function followEndLines(end: FollowEnd, id: string, target: GatewayTarget
   }
 }
 
-async function follow(id: string, target: GatewayTarget, everySeconds: string | undefined): Promise<number> {
+async function follow(id: string, target: GatewayTarget, everyMs: number | undefined): Promise<number> {
   const detach = detachOnInterrupt();
   try {
     const end = await followExperiment({
@@ -62,7 +62,7 @@ async function follow(id: string, target: GatewayTarget, everySeconds: string | 
       experimentId: id,
       out: process.stdout,
       detach: detach.signal,
-      everyMs: everySeconds ? Number(everySeconds) * 1000 : undefined,
+      everyMs,
     });
     const lines = followEndLines(end, id, target);
     if (end.how === "finished") console.log(lines.join("\n"));
@@ -101,8 +101,9 @@ export async function experimentCommand(command: string, argv: string[]): Promis
     console.error(`ragtune results: --format must be one of ${RESULT_FORMATS.join(", ")}, got "${values.format}"`);
     return 2;
   }
-  if (values.every !== undefined && !(Number(values.every) > 0)) {
-    console.error(`ragtune ${command}: --every must be a number of seconds > 0, got "${values.every}"`);
+  const every = everyOption(command, values.every);
+  if (every.error) {
+    console.error(every.error);
     return 2;
   }
   const target = gatewayTarget();
@@ -134,18 +135,21 @@ export async function experimentCommand(command: string, argv: string[]): Promis
       case "watch": {
         // Asked first, so an unknown id is one NOT_FOUND line rather than a broken stream.
         await gateway.getExperiment({ experimentId: id });
-        return await follow(id, target, values.every);
+        return await follow(id, target, every.ms);
       }
       case "resume": {
         const { experiment } = await gateway.startExperiment({ experimentId: id });
         console.log(
           `experiment ${id}: ${ExperimentState[experiment!.state]}, ${experiment!.cellsDone}/${experiment!.cellsTotal} cells done`,
         );
-        return await follow(id, target, values.every);
+        return await follow(id, target, every.ms);
       }
       case "results": {
-        const { rows } = await gateway.getResults({ experimentId: id });
-        process.stdout.write(formatResults(id, rows, values.format as ResultFormat));
+        const [{ experiment }, { rows }] = await Promise.all([
+          gateway.getExperiment({ experimentId: id }),
+          gateway.getResults({ experimentId: id }),
+        ]);
+        process.stdout.write(formatResults(experiment!, rows, values.format as ResultFormat));
         return 0;
       }
       case "report": {
@@ -156,13 +160,15 @@ export async function experimentCommand(command: string, argv: string[]): Promis
         const dir = resolve(values.out ?? join(process.env.RAGTUNE_DATA_DIR || ".ragtune", "reports", id));
         // Loaded here: the report writer is the heaviest module, and only this command needs it.
         const { writeReport } = await import("../reports/write-report.js");
-        const files = await writeReport(dir, experiment!, rows);
+        const files = await writeReport(dir, experiment!, rows, {
+          answers: gateway.exportAnswers({ experimentId: id }),
+        });
         const partial =
           experiment!.state === ExperimentState.SUCCEEDED
             ? ""
             : ` (${ExperimentState[experiment!.state]}: finished cells only)`;
         console.log(`report: ${files.find((f) => f.endsWith(".html"))}${partial}`);
-        console.log(`tables: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
+        console.log(`tables and answers: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
         return 0;
       }
       case "cancel": {

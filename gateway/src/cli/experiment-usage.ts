@@ -7,7 +7,7 @@ RAGTUNE_AUTH_TOKEN when the suite wants one):
   status ID                  one experiment: state, cells done, stage, errors, trace id
   watch ID [--every S]       follow its progress until it ends (Ctrl-C detaches; the run goes on)
   results ID [--format F]    its results table; F: ${RESULT_FORMATS.join(", ")} (default table)
-  report ID [--out DIR]      write report.html, results.csv and results.json (default .ragtune/reports/ID)
+  report ID [--out DIR]      write report.html, results.csv/.json/.tex and answers.jsonl (default .ragtune/reports/ID)
   cancel ID                  cancel it; finished cells are kept
   resume ID [--every S]      start it again where it stopped, and follow it
 `;

@@ -49,6 +49,13 @@ export async function followExperiment(options: {
   }
 }
 
+/** `--every S` in milliseconds (undefined when not given), or what is wrong with it. */
+export function everyOption(command: string, seconds: string | undefined): { ms?: number; error?: string } {
+  if (seconds === undefined) return {};
+  if (Number(seconds) > 0) return { ms: Number(seconds) * 1000 };
+  return { error: `ragtune ${command}: --every must be a number of seconds > 0, got "${seconds}"` };
+}
+
 /** Aborts on the first Ctrl-C (and SIGTERM) while following; a second one exits at once. */
 export function detachOnInterrupt(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();

@@ -211,10 +211,9 @@ function checkMessage(desc: DescMessage, value: Json, path: string, out: ShapePr
         key,
         desc.fields.map((f) => f.name),
       );
-      out.push({
-        path: at(key),
-        message: `unknown field of ${desc.name}${guess ? ` (did you mean ${guess}?)` : ""}; known: ${desc.fields.map((f) => f.name).join(", ")}`,
-      });
+      // A likely typo is named; otherwise every field the message has, so the author sees what is possible.
+      const known = guess ? `did you mean ${guess}?` : `known: ${desc.fields.map((f) => f.name).join(", ")}`;
+      out.push({ path: at(key), message: `unknown field of ${desc.name} (${known})` });
       continue;
     }
     if (field.oneof && item !== null) {

@@ -24,7 +24,7 @@ import {
   standIns,
 } from "./data-source.js";
 import { followEndLines } from "./experiment-commands.js";
-import { detachOnInterrupt, followExperiment } from "./follow-experiment.js";
+import { detachOnInterrupt, everyOption, followExperiment } from "./follow-experiment.js";
 import {
   explainGatewayError,
   type GatewayTarget,
@@ -33,7 +33,7 @@ import {
   gatewayTarget,
 } from "./gateway-client.js";
 import { startLocalStack } from "./local-stack.js";
-import { formatResultsTable } from "./results-format.js";
+import { formatResultsTable } from "../reports/results-terminal.js";
 import { readSpecFile } from "./spec-file.js";
 import { printProblems } from "./validate-command.js";
 
@@ -56,6 +56,8 @@ export const runUsage = `usage: ragtune run [SPEC] [options]
   --id ID            experiment id; an existing id resumes that run (default: <spec name or run>-<timestamp>)
   --out DIR          where the report goes (default: .ragtune/reports/<id>)
   --every S          without a terminal: a progress line at least every S seconds (default: 30)
+  --shape-only       with a SPEC: do not look at the dataset files (they are on the gateway's machine; give
+                     absolute paths)
 The run goes to the gateway at GATEWAY_URL, else to one answering at the default address (\`npm start\`), else
 to a local stack started for this run. Ctrl-C detaches from a suite's run (it goes on; \`ragtune watch ID\`
 re-attaches) and stops a local stack's run (\`--id ID\` resumes it).
@@ -95,8 +97,8 @@ function specStandIns(spec: SpecInit): StandIn[] {
   return all.filter((s, i) => all.findIndex((t) => t.part === s.part) === i);
 }
 
-async function planFromSpecFile(file: string, stateDir: string): Promise<Plan | number> {
-  const read = await readSpecFile(file, { stateDir });
+async function planFromSpecFile(file: string, stateDir: string, shapeOnly: boolean): Promise<Plan | number> {
+  const read = await readSpecFile(file, { stateDir, checkFiles: !shapeOnly });
   if (printProblems(file, read.problems)) {
     console.error("nothing was started.");
     return 2;
@@ -170,6 +172,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
       id: { type: "string" },
       out: { type: "string" },
       every: { type: "string" },
+      "shape-only": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -184,12 +187,15 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     process.stderr.write(`ragtune run: ${why}\n\n${runUsage}`);
     return 2;
   }
-  if (values.every !== undefined && !(Number(values.every) > 0)) {
-    console.error(`ragtune run: --every must be a number of seconds > 0, got "${values.every}"`);
+  const every = everyOption("run", values.every);
+  if (every.error) {
+    console.error(every.error);
     return 2;
   }
   const stateDir = resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune");
-  const plan = specFile ? await planFromSpecFile(specFile, stateDir) : await planFromOptions(values, stateDir);
+  const plan = specFile
+    ? await planFromSpecFile(specFile, stateDir, values["shape-only"])
+    : await planFromOptions(values, stateDir);
   if (typeof plan === "number") return plan;
   console.log(plan.about.join("\n"));
   const experimentId = values.id ?? `${plan.idPrefix}-${timestamp()}`;
@@ -219,7 +225,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
       experimentId,
       out: process.stdout,
       detach: detach.signal,
-      everyMs: values.every ? Number(values.every) * 1000 : undefined,
+      everyMs: every.ms,
     });
     if (end.how !== "finished") {
       if (stack) {
@@ -247,7 +253,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     process.stdout.write(formatResultsTable(rows));
     console.log(`\n${plan.about.join("\n")}`);
     console.log(`\nreport: ${files.find((f) => f.endsWith(".html"))}`);
-    console.log(`tables: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
+    console.log(`tables and answers: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
     return final.state === ExperimentState.SUCCEEDED ? 0 : 1;
   } catch (error) {
     const e = ConnectError.from(error);
