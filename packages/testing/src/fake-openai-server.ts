@@ -107,6 +107,8 @@ export interface FakeOpenAiServer {
   setLatency(ms: number): void;
   /** Serves an adapter as if it had been loaded. */
   addAdapter(name: string, base: string): void;
+  /** Serves a hosted fine-tuned model as if a fine-tuning job had made it. */
+  addFineTunedModel(name: string, base: string): void;
   /** Files uploaded and jobs created through the fine-tuning API. */
   readonly fineTuning: FakeFineTuningApi;
   close(): Promise<void>;
@@ -412,6 +414,9 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
     addAdapter(name, base) {
       adapters.set(name, { base, effective: true });
     },
+    addFineTunedModel(name, base) {
+      hostedModels.set(name, base);
+    },
     fineTuning: fineTuning.api,
     close: () =>
       new Promise<void>((resolve) => {
@@ -423,7 +428,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
 
 /** A deterministic answer: up to 12 words of the prompt chosen by a hash of (model, adapter, prompt, choice). */
 export const defaultResponder: FakeResponder = (input) => {
-  const identity = input.adapter ? `${input.base}+${input.adapter}` : input.base;
+  const identity = input.adapter ? `${input.base}+${input.adapter}` : (input.fineTunedModel ?? input.base);
   const words = input.prompt.split(/\s+/).filter((w) => /^[\p{L}\p{N}]/u.test(w));
   const seed = createHash("sha256").update(`${identity}\n${input.choiceIndex}\n${input.prompt}`).digest();
   const picked = Array.from({ length: 12 }, (_, i) =>
