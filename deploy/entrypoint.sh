@@ -4,24 +4,22 @@
 #   agent                                                a trainer node agent; needs TRAINER_URL
 #   ragtune [command …]                                  the CLI (run, status, datasets, help)
 #   anything else                                        run as given (sh, node, …)
-# The entry files are those of gateway/src/stack.ts (test/deploy/manifests.test.ts keeps them equal).
+# The entry files are the JavaScript that `npm run build` emits (dist/), those of gateway/src/stack.ts
+# (test/deploy/manifests.test.ts keeps them equal); no TypeScript is compiled at run time.
 set -eu
 
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
-# tsx by file URL, not `--import tsx`: a bare specifier is resolved from the working directory, and the CLI may
-# run anywhere (its relative paths, e.g. --out, are the caller's).
-tsx="file://$root/node_modules/tsx/dist/loader.mjs"
-
 command=${1:-ragtune}
 [ $# -gt 0 ] && shift
 case "$command" in
-  retriever) entry=services/retriever/src/main.ts ;;
-  trainer) entry=services/trainer/src/main.ts ;;
-  generator) entry=services/generator/src/main.ts ;;
-  judge) entry=services/judge/src/main.ts ;;
-  gateway) entry=gateway/src/main.ts ;;
-  agent) entry=services/trainer/src/agent-main.ts ;;
-  ragtune) entry=gateway/src/cli/main.ts ;;
+  retriever) entry=services/retriever/dist/main.js ;;
+  trainer) entry=services/trainer/dist/main.js ;;
+  generator) entry=services/generator/dist/main.js ;;
+  judge) entry=services/judge/dist/main.js ;;
+  gateway) entry=gateway/dist/main.js ;;
+  agent) entry=services/trainer/dist/agent-main.js ;;
+  ragtune) entry=gateway/dist/cli/main.js ;;
   *) exec "$command" "$@" ;;
 esac
-exec node --import "$tsx" "$root/$entry" "$@"
+# The root is absolute, so the CLI runs from any working directory (its relative paths, e.g. --out, are the caller's).
+exec node "$root/$entry" "$@"

@@ -1,17 +1,11 @@
 #!/usr/bin/env node
-// The `ragtune` command: runs the TypeScript CLI through tsx.
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+// The `ragtune` command: runs the CLI as emitted by `npm run build` (gateway/dist). From source, during development:
+// node --conditions=development --import tsx gateway/src/cli/main.ts
+import { existsSync } from "node:fs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const child = spawn(
-  process.execPath,
-  // tsx by its resolved URL: a bare `--import tsx` is looked up from the working directory, not from here.
-  ["--import", import.meta.resolve("tsx"), join(root, "gateway/src/cli/main.ts"), ...process.argv.slice(2)],
-  {
-    stdio: "inherit",
-  },
-);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const main = new URL("../gateway/dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("ragtune: gateway/dist/cli/main.js is missing; run `npm run build` in the repository first\n");
+  process.exit(1);
+}
+await import(main.href);

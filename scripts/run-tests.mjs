@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Runs node's test runner (through tsx) on every *.test.ts under the given folders.
 // Node 20's --test does not expand globs or find .ts files by itself, so this lists them.
+// Tests run the TypeScript sources, never the emitted dist/ (see development-env.mjs).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { developmentEnv } from "./development-env.mjs";
 
 function findTests(dir) {
   if (!existsSync(dir)) return [];
@@ -26,6 +28,6 @@ const concurrency = process.env.RAGTUNE_TEST_CONCURRENCY ?? "1";
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files],
-  { stdio: "inherit" },
+  { stdio: "inherit", env: developmentEnv() },
 );
 process.exit(result.status ?? 1);

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { ensureNatsServer, type LocalNats } from "@ragtune/runtime";
-import { type StackService, stackServices, tsxNodeArgs } from "../stack.js";
+import { type StackService, serviceNodeArgs, stackServices } from "../stack.js";
 
 export interface RunningProcess {
   service: StackService;
@@ -68,7 +68,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 function startProcess(service: StackService, env: NodeJS.ProcessEnv, options: LocalStackOptions) {
-  const child = spawn(process.execPath, tsxNodeArgs(service.entry), { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, serviceNodeArgs(service), { env, stdio: ["ignore", "pipe", "pipe"] });
   const log = options.onLog ?? (() => {});
   createInterface({ input: child.stderr! }).on("line", (line) => log(service.name, line));
   if (service.kind === "agent") {

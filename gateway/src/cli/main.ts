@@ -2,7 +2,7 @@
 /** The `ragtune` command line. */
 import { HealthCheckResponse_ServingStatus as Status, Health } from "@ragtune/contracts/grpc-health";
 import { spawn } from "node:child_process";
-import { serverServices, stackServices, tsxNodeArgs } from "../stack.js";
+import { serverServices, serviceNodeArgs, stackServices } from "../stack.js";
 import { EXPERIMENT_COMMANDS, experimentUsage } from "./experiment-usage.js";
 import { cliClient } from "./gateway-client.js";
 
@@ -101,7 +101,7 @@ try {
     case "agent": {
       // The agent is the trainer's program; run it as its own process with this command's flags and env.
       const agent = stackServices.find((s) => s.name === "agent")!;
-      const child = spawn(process.execPath, [...tsxNodeArgs(agent.entry), ...process.argv.slice(3)], {
+      const child = spawn(process.execPath, [...serviceNodeArgs(agent), ...process.argv.slice(3)], {
         stdio: "inherit",
       });
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
