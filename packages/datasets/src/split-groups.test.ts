@@ -27,7 +27,10 @@ function sides(split: ReturnType<typeof splitDataset>): Map<string, string> {
 }
 
 describe("near-duplicate questions", () => {
-  const pair = ["What are the side effects of aspirin in adults?", "What are the known side effects of Aspirin in adults"];
+  const pair = [
+    "What are the side effects of aspirin in adults?",
+    "What are the known side effects of Aspirin in adults",
+  ];
   const filler = Array.from({ length: 60 }, (_, i) => item(`f${i}`, `Filler question ${i} about topic ${i * 7}?`));
 
   it("finds pairs at word-overlap ≥ 0.8 on lower-cased word sets, not only exact matches", () => {
