@@ -16,7 +16,7 @@ import {
 import type { Check, CheckContext, Contract } from "./check.js";
 import { commonChecks } from "./common-checks.js";
 import { expectEvent } from "./events.js";
-import { ensure, expectInvalidArgument } from "./expect.js";
+import { ensure, expectInvalidArgument, offered } from "./expect.js";
 
 type ItemInit = Exclude<MessageInitShape<typeof ScoreItemSchema>, Message>;
 type ScoreInit = Exclude<MessageInitShape<typeof ScoreRequestSchema>, Message>;
@@ -190,6 +190,16 @@ const checks: Check[] = [
       const [a, b] = [await judge(ctx).score(score()), await judge(ctx).score(score())];
       const means = (r: typeof a) => r.scores.map((s) => s.spread!.mean).join();
       ensure(means(a) === means(b), `${means(a)} then ${means(b)}`);
+    },
+  },
+  {
+    name: "Score (SINGLE, default model): R repeats indexed 0..R−1, or the mode declared not offered",
+    async run(ctx) {
+      const res = await offered(judge(ctx).score(score({ judge: { mode: ScoringMode.SINGLE, repeats: 3 } })), true);
+      for (const s of res.scores) {
+        ensure(s.repeats.length === 3, `${s.criterion}: ${s.repeats.length} repeats, asked for 3`);
+        checkCriterionScore(s.criterion, s);
+      }
     },
   },
   ...invalidScore.map(
