@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ALPHA, benchLine, type KnownEffectSummary, runKnownEffect } from "./support/known-effect.js";
+import {
+  ALPHA,
+  benchLine,
+  KNOWN_EFFECT_DESIGN,
+  KNOWN_EFFECT_QUESTIONS,
+  type KnownEffectSummary,
+  runKnownEffect,
+} from "./support/known-effect.js";
 import { type PlantedStack, startPlantedStack } from "./support/planted-stack.js";
 
 describe("known-effect check across every service", () => {
@@ -15,15 +22,11 @@ describe("known-effect check across every service", () => {
   let summary: KnownEffectSummary;
 
   before(async () => {
-    planted = await startPlantedStack({ questions: 140 });
+    planted = await startPlantedStack({ questions: KNOWN_EFFECT_QUESTIONS });
     summary = await runKnownEffect(planted, {
+      ...KNOWN_EFFECT_DESIGN,
       runs: 3,
       firstSeed: 101,
-      effectPoints: 0.5,
-      baseAccuracy: 0.4,
-      evalSize: 100,
-      poolSize: 30,
-      repeats: 3,
       onRun: (line) => console.log(line),
     });
     console.log(benchLine(summary));
@@ -34,7 +37,7 @@ describe("known-effect check across every service", () => {
 
   it("reads a paired difference of every tuned row over every evaluation question", () => {
     assert.equal(summary.rows.length, 3 * 2 * 2, "3 runs × 2 fine-tunes × 2 criteria");
-    for (const row of summary.rows) assert.equal(row.pairedN, 100);
+    for (const row of summary.rows) assert.equal(row.pairedN, KNOWN_EFFECT_DESIGN.evalSize);
   });
 
   it("finds a planted difference of 0.5 points", () => {

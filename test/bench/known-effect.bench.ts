@@ -4,21 +4,17 @@
  * then `BENCH science coverage=… false_positive_rate=… power=…`, where coverage should be near 0.95, the
  * false-positive rate at most 0.05 (Holm-corrected), and power high. KNOWN_EFFECT_RUNS sets the number of runs.
  */
-import { benchLine, runKnownEffect } from "../support/known-effect.js";
+import { benchLine, KNOWN_EFFECT_DESIGN, KNOWN_EFFECT_QUESTIONS, runKnownEffect } from "../support/known-effect.js";
 import { startPlantedStack } from "../support/planted-stack.js";
 
 const runs = Number(process.env.KNOWN_EFFECT_RUNS ?? 40);
-const planted = await startPlantedStack({ questions: 140 });
+const planted = await startPlantedStack({ questions: KNOWN_EFFECT_QUESTIONS });
 try {
   const started = performance.now();
   const summary = await runKnownEffect(planted, {
+    ...KNOWN_EFFECT_DESIGN,
     runs,
     firstSeed: 1000,
-    effectPoints: 0.5,
-    baseAccuracy: 0.4,
-    evalSize: 100,
-    poolSize: 30,
-    repeats: 3,
     onRun: (line) => console.log(line),
   });
   const nulls = summary.rows.filter((r) => r.planted === 0);

@@ -11,6 +11,11 @@ import { type PlantedStack, runPlantedExperiment } from "./planted-stack.js";
 
 export const ALPHA = 0.05;
 
+/** Questions in the planted dataset: a pool of 30 and 100 evaluation questions, with room to spare. */
+export const KNOWN_EFFECT_QUESTIONS = 140;
+/** The design of every run: a 0.5-point effect on p = 0.4, 100 paired questions, 3 judge repeats. */
+export const KNOWN_EFFECT_DESIGN = { effectPoints: 0.5, baseAccuracy: 0.4, evalSize: 100, poolSize: 30, repeats: 3 };
+
 export interface KnownEffectOptions {
   runs: number;
   firstSeed: number;

@@ -96,6 +96,22 @@ async function removeStalePartials(dir: string, adapterId: string, now = Date.no
   }
 }
 
+/**
+ * An adapter's archive from the trainer's store, undefined when there is none. FAILED_PRECONDITION: the store holds
+ * a corrupt one (checksum mismatch); UNAVAILABLE: the store does not answer.
+ */
+export async function fetchAdapterArchive(
+  archives: AdapterArchiveSource,
+  adapterId: string,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await archives.fetch(adapterId);
+  } catch (error) {
+    if (error instanceof AdapterArchiveError) throw failedPrecondition(`adapter ${adapterId}: ${error.message}`);
+    throw unavailable(`adapter store ${archives.location}: ${(error as Error).message}`, error);
+  }
+}
+
 export interface AdapterDirectory {
   /** The folder adapters are unpacked into (absolute). */
   readonly dir: string;
@@ -123,13 +139,7 @@ export function createAdapterDirectory(options: { dir: string; archives: Adapter
         `adapter ${adapterId}: ${target} exists but holds no ${PEFT_CONFIG_FILE}; remove it to have the adapter unpacked again`,
       );
     }
-    let archive: Uint8Array | undefined;
-    try {
-      archive = await archives.fetch(adapterId);
-    } catch (error) {
-      if (error instanceof AdapterArchiveError) throw failedPrecondition(`adapter ${adapterId}: ${error.message}`);
-      throw unavailable(`adapter store ${archives.location}: ${(error as Error).message}`, error);
-    }
+    const archive = await fetchAdapterArchive(archives, adapterId);
     if (!archive) throw notFound("adapter", `${adapterId} (no archive ${adapterId}.tar in ${archives.location})`);
 
     let partial: string | undefined;

@@ -3,8 +3,9 @@
  * under a name of its own. The trainer's agent records that name in the adapter archive (`hosted-fine-tune.json`,
  * written by its `openai` executor), so the generator reads it from there and asks the server for that model.
  */
-import { AdapterArchiveError, type AdapterArchiveSource, readArchive } from "@ragtune/adapter-archive";
-import { failedPrecondition, unavailable } from "@ragtune/runtime";
+import { type AdapterArchiveSource, readArchive } from "@ragtune/adapter-archive";
+import { failedPrecondition } from "@ragtune/runtime";
+import { fetchAdapterArchive } from "./adapter-directory.js";
 
 /** The record the trainer's `openai` executor writes into the adapter's folder (services do not import each other). */
 export const HOSTED_FINE_TUNE_FILE = "hosted-fine-tune.json";
@@ -44,13 +45,7 @@ export function createHostedFineTunes(archives: AdapterArchiveSource): HostedFin
   const known = new Map<string, HostedFineTune | null>();
 
   async function read(adapterId: string): Promise<HostedFineTune | null | undefined> {
-    let archive: Uint8Array | undefined;
-    try {
-      archive = await archives.fetch(adapterId);
-    } catch (error) {
-      if (error instanceof AdapterArchiveError) throw failedPrecondition(`adapter ${adapterId}: ${error.message}`);
-      throw unavailable(`adapter store ${archives.location}: ${(error as Error).message}`, error);
-    }
+    const archive = await fetchAdapterArchive(archives, adapterId);
     if (!archive) return undefined;
     let files: Map<string, Uint8Array>;
     try {
