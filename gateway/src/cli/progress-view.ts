@@ -58,11 +58,11 @@ export function createProgressView(out: ProgressOutput, options: ProgressViewOpt
     const gained = done - (cellsAtStart ?? done);
     const rate = gained > 0 && elapsedMin > 0 ? gained / elapsedMin : 0;
     const eta = rate > 0 ? formatDuration(((total - done) / rate) * 60_000) : "–";
-    const rateText = rate > 0 ? `${rate < 10 ? rate.toFixed(1) : Math.round(rate)} cells/min` : "– cells/min";
+    const rateText = rate > 0 ? `${rate < 10 ? rate.toFixed(1) : Math.round(rate)}/min` : "–/min";
     const counts = `${done}/${total} cells  ${rateText}  ETA ${eta}  (stage ${formatDuration(now() - stageStart)})`;
     const name = stage || ExperimentState[e.state].toLowerCase();
     if (!tty) return `${clock(now())} ${name}  ${counts}`;
-    const width = 20;
+    const width = 12;
     const filled = total ? Math.round((done / total) * width) : 0;
     const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
     const tail = `  ${bar} ${counts}`;

@@ -251,7 +251,9 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     files.push(aboutFile);
     console.log(`\n${followEndLines(end, experimentId, target).join("\n")}\n`);
     process.stdout.write(formatResultsTable(rows));
-    console.log(`\n${plan.about.join("\n")}`);
+    // The table names its stand-ins itself; what it cannot know (the demo corpus) is said again beside it.
+    const data = plan.about.filter((line) => !line.startsWith("STAND-IN"));
+    console.log(`\n${data.join("\n")}`);
     console.log(`\nreport: ${files.find((f) => f.endsWith(".html"))}`);
     console.log(`tables and answers: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
     return final.state === ExperimentState.SUCCEEDED ? 0 : 1;
