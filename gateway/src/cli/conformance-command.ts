@@ -6,7 +6,9 @@
  */
 import { parseArgs } from "node:util";
 
-const usage = `usage: ragtune conformance <judge|retriever|generator|trainer> --url URL [--nats NATS_URL] [--only TEXT]
+const usage = `usage: ragtune conformance <judge|retriever|generator|trainer|node-agent> --url URL [--nats NATS_URL] [--only TEXT]
+
+  node-agent checks a trainer's side of the agent protocol; it registers test nodes, so point it at a test trainer
 
   --url   the implementation's gRPC address, e.g. http://127.0.0.1:50054
   --nats  the NATS server it publishes events to; without it the event checks are skipped

@@ -10,6 +10,7 @@ import { listServices } from "./common-checks.js";
 import { codeName } from "./expect.js";
 import { generatorContract } from "./generator-checks.js";
 import { judgeContract } from "./judge-checks.js";
+import { nodeAgentContract } from "./node-agent-checks.js";
 import { retrieverContract } from "./retriever-checks.js";
 import { trainerContract } from "./trainer-checks.js";
 
@@ -18,6 +19,7 @@ export const CONTRACTS: Readonly<Record<string, Contract>> = {
   retriever: retrieverContract,
   generator: generatorContract,
   trainer: trainerContract,
+  "node-agent": nodeAgentContract,
 };
 
 export interface ConformanceOptions {
