@@ -2,11 +2,18 @@
  * A fine-tune must see the prompt the model is evaluated with. The split manifest is written by the gateway's
  * writer (@ragtune/datasets, with the retrieved chunks the experiment holds), the trainer renders its fine-tuning
  * examples from that file (training-pairs.ts, then the PEFT and hosted executors' JSONL), and the generator, over
- * gRPC, sends the evaluation prompt for the same question and chunks to an OpenAI-compatible server (a fake one
+ * gRPC, sends the evaluation request for the same question and chunks to an OpenAI-compatible server (a fake one
  * that records what it is sent). Both must be identical up to the answer: a field the two sides name differently
  * (the trainer once read `source_id` where the gateway wrote `sourceId`) shows up here as "(source: unknown)".
+ *
+ * Serving goes through /chat/completions, where the server applies the model's chat template; PEFT training once
+ * trained on the plain completion prompt with BOS and no template. So the check goes down to token ids: the
+ * runner's example building (peft_runner.py) and the serving engine's apply_chat_template, both on a real chat
+ * template string rendered by jinja2 over a byte-level vocabulary (python/chat_template_testing.py), must give the
+ * same ids up to the answer, for a model with a system role (ChatML) and one whose template rejects it (Mistral).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,11 +29,13 @@ import {
   splitDataset,
   writeManifest,
 } from "@ragtune/datasets";
+import { chatMessagesForModel, renderRagPrompt } from "@ragtune/prompt";
 import { createServiceClient } from "@ragtune/runtime";
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "@ragtune/testing";
 import { serveGenerator, startNatsForTest } from "../services/generator/test/serve-generator.js";
 import { renderChatJsonl } from "../services/trainer/src/agent/executors/openai.js";
-import { renderTrainingJsonl } from "../services/trainer/src/agent/executors/peft.js";
+import { buildPeftExamples, PEFT_RUNNER_PATH, type PeftExample } from "../services/trainer/src/agent/executors/peft.js";
+import { startTokenCounter, type TokenCounter } from "../services/trainer/src/agent/executors/token-counter.js";
 import { loadTrainingPairs, type TrainingPair } from "../services/trainer/src/agent/training-pairs.js";
 
 const facts = [
@@ -48,16 +57,63 @@ const items: QaItem[] = facts.map(([question, answer, passage], i) => ({
   metadata: {},
 }));
 
-/** What the retriever returned for each question: chunk ids of the collection, as the gateway keeps them. */
+/** What the retriever returned for each question, best first: chunk ids of the collection, as the gateway keeps them. */
 const retrieved = new Map<string, RetrievedChunk[]>(
   items.map((item, i) => [
     item.id,
     [
       { text: item.evidence[0], sourceId: `atlas-${i}#chunk-0`, score: 3.25 },
       { text: "Lumeria's winters are mild and short.", sourceId: `almanac-${i}#chunk-7`, score: 1.5 },
+      {
+        text: "The regional almanac lists tides, harvest dates and the weather of every valley. ".repeat(6),
+        sourceId: `almanac-${i}#chunk-9`,
+        score: 0.5,
+      },
     ],
   ]),
 );
+
+const CHATML_MODEL = "Qwen/Qwen2-7B-Instruct";
+const MISTRAL_MODEL = "mistralai/Mistral-7B-Instruct-v0.2";
+/** A small window, so that serving drops the lowest-ranked chunk. */
+const SMALL_MODEL = "Qwen/Qwen2-0.5B-Instruct";
+const SMALL_WINDOW = 330;
+const TEMPLATE_OF: Record<string, string> = {
+  [CHATML_MODEL]: "chatml",
+  [MISTRAL_MODEL]: "mistral",
+  [SMALL_MODEL]: "chatml",
+};
+const TEMPLATE_TOOL = join(PEFT_RUNNER_PATH, "..", "chat_template_testing.py");
+const jinja = spawnSync("python3", ["-c", "import jinja2"]).status === 0;
+
+/** The model's tokenizer and chat template, through the runner's token-count protocol. */
+const countWith = (model: string): TokenCounter =>
+  startTokenCounter("python3", [TEMPLATE_TOOL, "count", TEMPLATE_OF[model]]);
+
+interface Tokenised {
+  input_ids: number[];
+  labels: number[];
+  served_ids: number[];
+  answer_ids: number[];
+  eos_id: number;
+}
+
+/** peft_runner's training example for a data line, and the ids serving feeds the model for the request's messages. */
+function tokenise(model: string, example: PeftExample, servedMessages: unknown, maxSeqLength: number): Tokenised {
+  const result = spawnSync("python3", [TEMPLATE_TOOL, "compare", TEMPLATE_OF[model]], {
+    input: JSON.stringify({ example, served_messages: servedMessages, max_seq_length: maxSeqLength }),
+    encoding: "utf8",
+  });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+function assertTrainsOnServedIds(t: Tokenised) {
+  assert.ok(t.served_ids.length > 100);
+  assert.deepEqual(t.input_ids.slice(0, t.served_ids.length), t.served_ids, "the prompt ids are the served ids");
+  assert.deepEqual(t.input_ids.slice(t.served_ids.length), [...t.answer_ids, t.eos_id], "then the answer and EOS");
+  assert.deepEqual(t.labels, [...t.served_ids.map(() => -100), ...t.answer_ids, t.eos_id], "loss on the answer only");
+}
 
 describe("fine-tuning examples and evaluation prompts from one split manifest", () => {
   let dir: string;
@@ -79,7 +135,14 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
     });
     pairs = (await loadTrainingPairs(spec)).pairs;
     nats = await startNatsForTest("prompts-test");
-    fake = await startFakeOpenAiServer();
+    fake = await startFakeOpenAiServer({
+      models: [
+        { id: "fake-base" },
+        { id: CHATML_MODEL },
+        { id: MISTRAL_MODEL },
+        { id: SMALL_MODEL, maxModelLen: SMALL_WINDOW },
+      ],
+    });
   });
 
   after(async () => {
@@ -89,7 +152,7 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
   });
 
   /** Asks the generator (served over a socket with its OpenAI-compatible backend) and returns the request body. */
-  async function evaluationRequest(api: "completion" | "chat", pair: TrainingPair) {
+  async function evaluationRequest(api: "completion" | "chat", pair: TrainingPair, baseModel = "fake-base") {
     const served = await serveGenerator(
       { GENERATOR_OPENAI_BASE_URL: fake.baseUrl, GENERATOR_OPENAI_API: api, GENERATOR_DEFAULT_BACKEND: "openai" },
       nats.handle,
@@ -101,12 +164,12 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
       await client.generate({
         question: pair.question,
         contexts: retrieved.get(pair.id),
-        model: { baseModel: "fake-base", backend: "openai" },
+        model: { baseModel, backend: "openai" },
         sampling: { temperature: 0, maxTokens: 64 },
       });
       const sent = fake.requests.slice(before).filter((r) => r.method === "POST");
       assert.equal(sent.length, 1, `one generation request, got ${sent.map((r) => r.path).join(", ")}`);
-      return sent[0].body as { prompt?: string; messages?: { role: string; content: string }[] };
+      return sent[0].body as { prompt?: string; messages?: { role: "system" | "user"; content: string }[] };
     } finally {
       await served.close();
     }
@@ -122,17 +185,55 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
     }
   });
 
-  it("PEFT: the {prompt, completion} line's prompt is the generator's plain-completion prompt", async () => {
-    const lines = renderTrainingJsonl(pairs)
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as { prompt: string; completion: string });
-    const pair = pairs[0];
-    const body = await evaluationRequest("completion", pair);
-    assert.equal(lines[0].prompt, body.prompt);
-    assert.equal(lines[0].completion, ` ${pair.answer}`);
-    for (const chunk of retrieved.get(pair.id) ?? []) assert.ok(lines[0].prompt.includes(chunk.sourceId));
-    assert.doesNotMatch(lines[0].prompt, /unknown/);
+  for (const model of [CHATML_MODEL, MISTRAL_MODEL]) {
+    it(`PEFT on ${model}: the training example is the served chat request's token ids, then the answer`, {
+      skip: !jinja && "python3 with jinja2 is not here",
+    }, async () => {
+      const pair = pairs[0];
+      const counter = countWith(model);
+      let example: PeftExample;
+      try {
+        [example] = await buildPeftExamples([pair], { baseModel: model, maxSeqLength: 2048, counter });
+      } finally {
+        await counter.close();
+      }
+      const body = await evaluationRequest("chat", pair, model);
+      assert.deepEqual(example.messages, body.messages, "the same chat messages");
+      assert.equal(example.completion, pair.answer);
+      assert.equal(example.truncation, undefined);
+      for (const chunk of retrieved.get(pair.id) ?? [])
+        assert.ok(example.messages.at(-1)?.content.includes(chunk.sourceId));
+      assertTrainsOnServedIds(tokenise(model, example, body.messages, 2048));
+    });
+  }
+
+  it("PEFT: a long item loses its lowest-ranked chunk in training as in serving, never the instructions", {
+    skip: !jinja && "python3 with jinja2 is not here",
+  }, async () => {
+    const pair = pairs[2];
+    const chunks = retrieved.get(pair.id) ?? [];
+    const body = await evaluationRequest("chat", pair, SMALL_MODEL);
+    const counter = countWith(SMALL_MODEL);
+    let example: PeftExample;
+    let maxSeqLength: number;
+    try {
+      // Room for the top two chunks, the answer and EOS, not for the third: as the small window leaves in serving.
+      const topTwo = renderRagPrompt({ question: pair.question, contexts: chunks.slice(0, 2) });
+      const needed =
+        (await counter.countMessages(chatMessagesForModel(SMALL_MODEL, topTwo))) +
+        (await counter.countText(pair.answer)) +
+        1;
+      maxSeqLength = needed + 20;
+      [example] = await buildPeftExamples([pair], { baseModel: SMALL_MODEL, maxSeqLength, counter });
+    } finally {
+      await counter.close();
+    }
+    assert.equal(example.truncation, "dropped context 3 of 3");
+    const user = body.messages?.at(-1)?.content ?? "";
+    assert.ok(user.includes(chunks[0].sourceId) && user.includes(chunks[1].sourceId), "serving keeps the top chunks");
+    assert.ok(!user.includes(chunks[2].sourceId), "serving drops the lowest-ranked chunk");
+    assert.deepEqual(example.messages, body.messages, "training drops the same chunk, instructions kept");
+    assertTrainsOnServedIds(tokenise(SMALL_MODEL, example, body.messages, maxSeqLength));
   });
 
   it("hosted fine-tuning: the chat example is the generator's chat messages plus the answer", async () => {

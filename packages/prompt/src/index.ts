@@ -1,4 +1,5 @@
 /** @ragtune/prompt: versioned RAG prompt templates, shared with the trainer so training data matches serving. */
+export type { ChatMessage } from "@ragtune/llm";
 export {
   chatMessagesForModel,
   type PromptContext,
@@ -18,3 +19,4 @@ export {
   type TemplateRegistry,
   templateHash,
 } from "./templates.js";
+export { type FitRagPromptInput, type FitRagPromptResult, fitRagPrompt } from "./truncation.js";

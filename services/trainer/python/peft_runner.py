@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """LoRA / QLoRA fine-tuning runner of the ragtune trainer's PEFT executor.
 
-Reads JSONL of {"prompt", "completion"} (the generator's RAG template, rendered by the agent), trains a LoRA
-adapter on a Hugging Face causal LM (QLoRA: 4-bit NF4 base through bitsandbytes), and writes a standard PEFT
-adapter directory (adapter_config.json + adapter_model.safetensors).
+Reads JSONL of {"id", "messages", "completion"}: the chat messages the generator sends to /chat/completions for
+the item (rendered and fitted by the agent with @ragtune/prompt) and the answer. Each example is what serving feeds
+the model: the tokenizer's chat template applied to the messages with the generation prompt, then the answer
+tokens and EOS, the loss on those only. Trains a LoRA adapter on a Hugging Face causal LM (QLoRA: 4-bit NF4 base
+through bitsandbytes) and writes a standard PEFT adapter directory (adapter_config.json +
+adapter_model.safetensors).
 
 stdout carries one JSON object per line, for the agent:
   {"event": "start", ...}  {"event": "progress", "step", "total_steps", "epoch", "loss", "learning_rate",
@@ -14,6 +17,9 @@ Modes:
   --check       validate arguments and data, print a summary; needs no torch (CI runs this)
   --smoke       train a tiny random-initialised llama for a few steps (any machine with torch+transformers+peft)
   --bench-mfu   bf16 LoRA on a random-initialised ~1B llama: tokens/s and MFU against a measured bf16 matmul peak
+  --count-tokens  serve token counts to the agent, which fits prompts with the exact tokenizer: one JSON object a
+                line on stdin, {"messages": [...]} (chat template with the generation prompt) or {"text": "..."}
+                (no special tokens), each answered by {"tokens": n} or {"error": "..."} on stdout
 """
 from __future__ import annotations
 
@@ -39,9 +45,10 @@ class UserError(Exception):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", help="JSONL of {prompt, completion}")
+    p.add_argument("--data", help="JSONL of {id, messages, completion}")
     p.add_argument("--output", help="directory for the PEFT adapter")
     p.add_argument("--base-model", default="", help="Hugging Face id or local path")
+    p.add_argument("--tokenizer", default="", help="tokenizer id or local path; default: the base model's")
     p.add_argument("--method", choices=["lora", "qlora"], default="lora")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--micro-batch-size", type=int, default=4)
@@ -59,6 +66,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--check", action="store_true", help="validate arguments and data only")
     p.add_argument("--smoke", action="store_true", help="tiny random llama, a few steps")
     p.add_argument("--bench-mfu", action="store_true", help="throughput and MFU on a random ~1B llama")
+    p.add_argument("--count-tokens", action="store_true", help="answer token-count requests on stdin")
     p.add_argument("--bench-steps", type=int, default=20)
     p.add_argument("--bench-seq-length", type=int, default=2048)
     p.add_argument("--bench-micro-batch-size", type=int, default=8)
@@ -82,7 +90,10 @@ def validate_args(args: argparse.Namespace) -> None:
     for name, ok, reason in checks:
         if not ok:
             raise UserError(f"{name}: {reason}")
-    if not (args.smoke or args.bench_mfu):
+    if args.count_tokens:
+        if not (args.tokenizer or args.base_model):
+            raise UserError("base_model: is required")
+    elif not (args.smoke or args.bench_mfu):
         if not args.data:
             raise UserError("data: is required")
         if not args.check and not args.output:
@@ -111,9 +122,12 @@ def read_examples(path: str) -> list[dict]:
                     record = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise UserError(f"data line {number}: not JSON ({e.msg})") from e
-                if not isinstance(record.get("prompt"), str) or not isinstance(record.get("completion"), str):
-                    raise UserError(f"data line {number}: needs string fields prompt and completion")
-                examples.append({"prompt": record["prompt"], "completion": record["completion"]})
+                messages = record.get("messages")
+                if not isinstance(record.get("completion"), str) or not valid_messages(messages):
+                    raise UserError(f"data line {number}: needs messages (a list of {{role, content}} strings) and a "
+                                    "string completion")
+                examples.append({"id": str(record.get("id") or f"line {number}"), "messages": messages,
+                                 "completion": record["completion"]})
     except FileNotFoundError as e:
         raise UserError(f"data: no such file {path}") from e
     if not examples:
@@ -121,18 +135,76 @@ def read_examples(path: str) -> list[dict]:
     return examples
 
 
+def valid_messages(messages) -> bool:
+    return isinstance(messages, list) and len(messages) > 0 and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in messages)
+
+
+def chat_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """The ids serving feeds the model for these messages: an OpenAI-compatible server (vLLM, TGI, llama.cpp)
+    renders the model's chat template with the generation prompt and tokenises it without adding special tokens
+    again (the template writes BOS itself)."""
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # transformers versions that return a BatchEncoding
+        ids = ids["input_ids"]
+    return list(ids)
+
+
+def text_ids(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def encode_example(prompt_ids: list[int], completion_ids: list[int], eos_id: int | None, max_len: int,
-                   prefix: list[int] | None = None):
-    """Token ids and labels of one example: the loss covers the completion (and EOS) only. Over-long examples
-    lose the start of the prompt (after the BOS prefix), never the answer."""
-    prefix = prefix or []
+                   example_id: str = "example"):
+    """Token ids and labels of one example: the loss covers the answer and EOS only. The agent fits prompts to
+    max_seq_length with the serving truncation rule; an example still over it is refused rather than cut here,
+    where cutting would drop the instructions at the start of the prompt."""
     completion = completion_ids + ([eos_id] if eos_id is not None else [])
-    completion = completion[:max(1, max_len - len(prefix))]
-    keep = max_len - len(prefix) - len(completion)
-    prompt = prefix + (prompt_ids[-keep:] if keep > 0 else [])
-    input_ids = prompt + completion
-    labels = [-100] * len(prompt) + completion
+    input_ids = prompt_ids + completion
+    if len(input_ids) > max_len:
+        raise UserError(f"data: {example_id} has {len(input_ids)} tokens ({len(prompt_ids)} prompt, "
+                        f"{len(completion)} answer and EOS), over max_seq_length {max_len}")
+    labels = [-100] * len(prompt_ids) + completion
     return input_ids, labels
+
+
+def build_example(tokenizer, example: dict, max_len: int):
+    """One training example from a data line, tokenised as serving tokenises its request."""
+    return encode_example(chat_prompt_ids(tokenizer, example["messages"]), text_ids(tokenizer, example["completion"]),
+                          tokenizer.eos_token_id, max_len, example.get("id", "example"))
+
+
+def load_chat_tokenizer(name: str):
+    import transformers
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(name)
+    except OSError as e:
+        raise UserError(f"base_model: cannot load tokenizer of {name}: {e}") from e
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(f"base_model: the tokenizer of {name} has no chat template, so /chat/completions cannot "
+                        "serve it and there is no chat format to fine-tune on")
+    return tokenizer
+
+
+def serve_token_counts(tokenizer, lines, out) -> None:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            if "messages" in request:
+                if not valid_messages(request["messages"]):
+                    raise ValueError("messages must be a list of {role, content} strings")
+                answer = {"tokens": len(chat_prompt_ids(tokenizer, request["messages"]))}
+            elif isinstance(request.get("text"), str):
+                answer = {"tokens": len(text_ids(tokenizer, request["text"]))}
+            else:
+                raise ValueError("needs messages or text")
+        except Exception as e:  # noqa: BLE001 - one bad request must not end the session
+            answer = {"error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
 
 
 def total_optimizer_steps(n_examples: int, micro_batch: int, accumulation: int, epochs: int) -> int:
@@ -141,14 +213,23 @@ def total_optimizer_steps(n_examples: int, micro_batch: int, accumulation: int, 
 
 
 class ByteTokenizer:
-    """Bytes as tokens (offset 3 past pad/bos/eos) for the random-initialised models of --smoke and --bench-mfu,
-    where no tokenizer can be downloaded."""
+    """Bytes as tokens (offset 3 past pad/bos/eos) for --check and the random-initialised models of --smoke and
+    --bench-mfu, where no tokenizer can be downloaded. Its chat template is ChatML-like, written in Python."""
 
     pad_token_id, bos_token_id, eos_token_id = 0, 1, 2
     vocab_size = 259
+    chat_template = "byte-chatml"
 
     def encode(self, text: str) -> list[int]:
         return [b + 3 for b in text.encode("utf-8")]
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict:
+        return {"input_ids": ([self.bos_token_id] if add_special_tokens else []) + self.encode(text)}
+
+    def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True):
+        text = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages)
+        text += "<|assistant|>\n" if add_generation_prompt else ""
+        return [self.bos_token_id] + self.encode(text) if tokenize else text
 
 
 def check_mode(args) -> dict:
@@ -156,11 +237,12 @@ def check_mode(args) -> dict:
     tok = ByteTokenizer()
     lengths = []
     for ex in examples:
-        ids, labels = encode_example(tok.encode(ex["prompt"]), tok.encode(ex["completion"]), tok.eos_token_id,
-                                     args.max_seq_length)
+        if not ex["completion"].strip():
+            raise UserError(f"data: {ex['id']} has an empty completion")
+        # Bytes over-count a real vocabulary's tokens: no length limit here, only the longest example reported.
+        ids, _ = encode_example(chat_prompt_ids(tok, ex["messages"]), text_ids(tok, ex["completion"]),
+                                tok.eos_token_id, sys.maxsize, ex["id"])
         lengths.append(len(ids))
-        if all(label == -100 for label in labels):
-            raise UserError("data: an example has no completion tokens")
     return {
         "examples": len(examples),
         "total_steps": total_optimizer_steps(len(examples), args.micro_batch_size, args.gradient_accumulation_steps,
@@ -200,17 +282,12 @@ def train(args) -> dict:
         tokenizer = ByteTokenizer()
         model = transformers.LlamaForCausalLM(tiny_llama_config(transformers, tokenizer.vocab_size)).to(device, dtype)
         examples = read_examples(args.data) if args.data else [
-            {"prompt": f"Question: what is {i} plus one?\nAnswer:", "completion": f" {i + 1}"} for i in range(16)
+            {"id": f"smoke-{i}", "messages": [{"role": "user", "content": f"What is {i} plus one?"}],
+             "completion": str(i + 1)} for i in range(16)
         ]
-        encode = tokenizer.encode
-        eos = tokenizer.eos_token_id
-        bos = tokenizer.bos_token_id
     else:
         examples = read_examples(args.data)
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(args.base_model)
-        except OSError as e:
-            raise UserError(f"base_model: cannot load tokenizer of {args.base_model}: {e}") from e
+        tokenizer = load_chat_tokenizer(args.tokenizer or args.base_model)
         kwargs = {"torch_dtype": dtype}
         if args.method == "qlora":
             try:
@@ -231,9 +308,6 @@ def train(args) -> dict:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
         else:
             model.to(device)
-        encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-        eos = tokenizer.eos_token_id
-        bos = tokenizer.bos_token_id
 
     if args.gradient_checkpointing and not args.smoke:
         model.gradient_checkpointing_enable()
@@ -243,10 +317,8 @@ def train(args) -> dict:
     model = get_peft_model(model, lora)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    # Serving tokenises the prompt with the model's BOS in front (llama.cpp, vLLM completions): so does training.
-    prefix = [bos] if bos is not None else []
-    encoded = [encode_example(encode(ex["prompt"]), encode(ex["completion"]), eos, args.max_seq_length, prefix)
-               for ex in examples]
+    eos = tokenizer.eos_token_id
+    encoded = [build_example(tokenizer, ex, args.max_seq_length) for ex in examples]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
     total_steps = total_optimizer_steps(len(encoded), args.micro_batch_size, args.gradient_accumulation_steps,
                                         args.epochs)
@@ -371,7 +443,9 @@ def bench_mfu(args) -> dict:
 def main(argv: list[str]) -> int:
     try:
         args = parse_args(argv)
-        if args.check:
+        if args.count_tokens:
+            serve_token_counts(load_chat_tokenizer(args.tokenizer or args.base_model), sys.stdin, sys.stdout)
+        elif args.check:
             emit("done", metrics=check_mode(args))
         elif args.bench_mfu:
             emit("done", metrics=bench_mfu(args))

@@ -1,8 +1,10 @@
 /**
- * Runs python/peft_runner.py (transformers + peft; QLoRA through bitsandbytes) on the job's GPU. The prompts are
- * rendered here with the generator's RAG template, so training sees exactly what serving will send.
+ * Runs python/peft_runner.py (transformers + peft; QLoRA through bitsandbytes) on the job's GPU. Each example is
+ * what the generator sends to /chat/completions for the item: the same chat messages (@ragtune/prompt's RAG
+ * template, folded for models without a system role), fitted to max_seq_length by the same truncation rule, and
+ * the runner applies the model's chat template to them as the serving engine does.
  */
-import { renderRagTrainingExample } from "@ragtune/prompt";
+import { type ChatMessage, chatMessagesForModel, fitRagPrompt } from "@ragtune/prompt";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { FailureClass, type JobSpec, LearningRateSchedule } from "@ragtune/contracts/trainer";
 import { spawn } from "node:child_process";
@@ -11,7 +13,8 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TrainingPair } from "../training-pairs.js";
-import { type Executor, type ExecutorContext, ExecutorFailure } from "./executor.js";
+import { type Executor, type ExecutorContext, ExecutorFailure, userError } from "./executor.js";
+import { startTokenCounter, type TokenCounter } from "./token-counter.js";
 
 export const PEFT_RUNNER_PATH = resolve(dirname(fileURLToPath(import.meta.url)), "../../../python/peft_runner.py");
 
@@ -59,19 +62,66 @@ export function buildPeftArgs(spec: JobSpec, paths: { data: string; output: stri
   ];
 }
 
-/** JSONL of {prompt, completion} in the generator's RAG template. */
-export function renderTrainingJsonl(pairs: TrainingPair[]): string {
-  return pairs
-    .map((pair) => {
-      const example = renderRagTrainingExample({
-        question: pair.question,
-        contexts: pair.contexts.map((c) => ({ text: c.text, sourceId: c.sourceId })),
-        answer: pair.answer,
-      });
-      return JSON.stringify({ prompt: example.prompt, completion: example.completion });
-    })
+/** One line of the runner's data: the serving request's messages and the answer the loss is taken on. */
+export interface PeftExample {
+  id: string;
+  messages: ChatMessage[];
+  completion: string;
+  /** What the truncation rule cut to fit max_seq_length; absent when nothing was. */
+  truncation?: string;
+}
+
+export interface PeftExampleOptions {
+  /** The job's base model: serving folds the system text for some families (chatMessagesForModel). */
+  baseModel: string;
+  /** Prompt, answer and EOS together, unit {token}. */
+  maxSeqLength: number;
+  /** The base model's tokenizer and chat template (the runner's --count-tokens). */
+  counter: TokenCounter;
+}
+
+/**
+ * The fine-tuning examples of a job. A prompt too long for max_seq_length once the answer and EOS are reserved is
+ * fitted by the generator's rule (lowest-ranked contexts first, then the last kept one shortened), never by
+ * cutting the instructions at its start.
+ */
+export async function buildPeftExamples(pairs: TrainingPair[], options: PeftExampleOptions): Promise<PeftExample[]> {
+  const examples: PeftExample[] = [];
+  for (const pair of pairs) {
+    const completion = pair.answer.trim();
+    const answerTokens = (await options.counter.countText(completion)) + 1; // + EOS
+    const fitted = await fitRagPrompt({
+      question: pair.question,
+      contexts: pair.contexts.map((c) => ({ text: c.text, sourceId: c.sourceId })),
+      budget: options.maxSeqLength - answerTokens,
+      countTokens: (prompt) => options.counter.countMessages(chatMessagesForModel(options.baseModel, prompt)),
+    });
+    if (!fitted.fits) {
+      throw userError(
+        `training pair ${pair.id}: its question and answer (${answerTokens} tokens with EOS) do not fit max_seq_length ${options.maxSeqLength} even without contexts`,
+      );
+    }
+    const example: PeftExample = {
+      id: pair.id,
+      messages: chatMessagesForModel(options.baseModel, fitted.prompt),
+      completion,
+    };
+    if (fitted.truncated) example.truncation = fitted.note;
+    examples.push(example);
+  }
+  return examples;
+}
+
+/** JSONL of {id, messages, completion[, truncation]} for the runner. */
+export function peftJsonl(examples: readonly PeftExample[]): string {
+  return examples
+    .map((example) => JSON.stringify(example))
     .join("\n")
     .concat("\n");
+}
+
+export async function renderTrainingJsonl(pairs: TrainingPair[], options: PeftExampleOptions): Promise<string> {
+  return peftJsonl(await buildPeftExamples(pairs, options));
 }
 
 const FAILURE_CLASSES: Record<string, FailureClass> = {
@@ -92,11 +142,25 @@ export function createPeftExecutor(options: PeftExecutorOptions = {}): Executor 
       const spec = ctx.job.spec;
       if (!spec) throw new ExecutorFailure(FailureClass.USER_ERROR, "the job has no spec");
       const data = join(ctx.workDir, "train.jsonl");
-      await writeFile(data, renderTrainingJsonl(ctx.pairs));
-      const args = [options.runnerPath ?? PEFT_RUNNER_PATH, ...buildPeftArgs(spec, { data, output: ctx.adapterDir })];
+      const runner = options.runnerPath ?? PEFT_RUNNER_PATH;
+      const python = options.python ?? "python3";
       const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: "1" };
+      const counter = startTokenCounter(python, [runner, "--count-tokens", "--base-model", spec.baseModel], env);
+      let examples: PeftExample[];
+      try {
+        examples = await buildPeftExamples(ctx.pairs, {
+          baseModel: spec.baseModel,
+          maxSeqLength: spec.maxSeqLength,
+          counter,
+        });
+      } finally {
+        await counter.close();
+      }
+      await writeFile(data, peftJsonl(examples));
+      const truncated = examples.filter((example) => example.truncation).length;
+      const args = [runner, ...buildPeftArgs(spec, { data, output: ctx.adapterDir })];
       if (ctx.gpuIndex !== undefined) env.CUDA_VISIBLE_DEVICES = String(ctx.gpuIndex);
-      const child = spawn(options.python ?? "python3", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(python, args, { env, stdio: ["ignore", "pipe", "pipe"] });
       const stop = () => child.kill("SIGTERM");
       ctx.signal.addEventListener("abort", stop, { once: true });
 
@@ -142,7 +206,7 @@ export function createPeftExecutor(options: PeftExecutorOptions = {}): Executor 
         );
       });
       ctx.signal.removeEventListener("abort", stop);
-      if (code === 0) return { metrics };
+      if (code === 0) return { metrics: { ...metrics, prompts_truncated: truncated } };
       if (ctx.signal.aborted) throw new Error("cancelled");
       const failureClass = failure
         ? (FAILURE_CLASSES[failure.class] ?? FailureClass.TRANSIENT)
