@@ -83,6 +83,8 @@ const TEMPLATE_OF: Record<string, string> = {
   [MISTRAL_MODEL]: "mistral",
   [SMALL_MODEL]: "chatml",
 };
+/** A LoRA adapter the fake server serves on each base model: the tuned model is evaluated on the same request. */
+const TUNED_OF: Record<string, string> = { [CHATML_MODEL]: "qwen-rag-lora", [MISTRAL_MODEL]: "mistral-rag-lora" };
 const TEMPLATE_TOOL = join(PEFT_RUNNER_PATH, "..", "chat_template_testing.py");
 const jinja = spawnSync("python3", ["-c", "import jinja2"]).status === 0;
 
@@ -142,6 +144,7 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
         { id: MISTRAL_MODEL },
         { id: SMALL_MODEL, maxModelLen: SMALL_WINDOW },
       ],
+      adapters: { [TUNED_OF[CHATML_MODEL]]: CHATML_MODEL, [TUNED_OF[MISTRAL_MODEL]]: MISTRAL_MODEL },
     });
   });
 
@@ -152,7 +155,12 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
   });
 
   /** Asks the generator (served over a socket with its OpenAI-compatible backend) and returns the request body. */
-  async function evaluationRequest(api: "completion" | "chat", pair: TrainingPair, baseModel = "fake-base") {
+  async function evaluationRequest(
+    api: "completion" | "chat",
+    pair: TrainingPair,
+    baseModel = "fake-base",
+    adapter = "",
+  ) {
     const served = await serveGenerator(
       { GENERATOR_OPENAI_BASE_URL: fake.baseUrl, GENERATOR_OPENAI_API: api, GENERATOR_DEFAULT_BACKEND: "openai" },
       nats.handle,
@@ -164,7 +172,7 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
       await client.generate({
         question: pair.question,
         contexts: retrieved.get(pair.id),
-        model: { baseModel, backend: "openai" },
+        model: { baseModel, adapter, backend: "openai" },
         sampling: { temperature: 0, maxTokens: 64 },
       });
       const sent = fake.requests.slice(before).filter((r) => r.method === "POST");
@@ -199,6 +207,8 @@ describe("fine-tuning examples and evaluation prompts from one split manifest", 
       }
       const body = await evaluationRequest("chat", pair, model);
       assert.deepEqual(example.messages, body.messages, "the same chat messages");
+      const tuned = await evaluationRequest("chat", pair, model, TUNED_OF[model]);
+      assert.deepEqual(tuned.messages, body.messages, "base and tuned models are evaluated on the same messages");
       assert.equal(example.completion, pair.answer);
       assert.equal(example.truncation, undefined);
       for (const chunk of retrieved.get(pair.id) ?? [])

@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TrainingPair } from "../training-pairs.js";
 import { type Executor, type ExecutorContext, ExecutorFailure, userError } from "./executor.js";
-import { startTokenCounter, type TokenCounter } from "./token-counter.js";
+import { runnerFailureClass, startTokenCounter, type TokenCounter } from "./token-counter.js";
 
 export const PEFT_RUNNER_PATH = resolve(dirname(fileURLToPath(import.meta.url)), "../../../python/peft_runner.py");
 
@@ -124,12 +124,6 @@ export async function renderTrainingJsonl(pairs: TrainingPair[], options: PeftEx
   return peftJsonl(await buildPeftExamples(pairs, options));
 }
 
-const FAILURE_CLASSES: Record<string, FailureClass> = {
-  out_of_memory: FailureClass.OUT_OF_MEMORY,
-  user_error: FailureClass.USER_ERROR,
-  transient: FailureClass.TRANSIENT,
-};
-
 export interface PeftExecutorOptions {
   python?: string;
   runnerPath?: string;
@@ -208,9 +202,7 @@ export function createPeftExecutor(options: PeftExecutorOptions = {}): Executor 
       ctx.signal.removeEventListener("abort", stop);
       if (code === 0) return { metrics: { ...metrics, prompts_truncated: truncated } };
       if (ctx.signal.aborted) throw new Error("cancelled");
-      const failureClass = failure
-        ? (FAILURE_CLASSES[failure.class] ?? FailureClass.TRANSIENT)
-        : FailureClass.TRANSIENT;
+      const failureClass = failure ? runnerFailureClass(failure.class) : FailureClass.TRANSIENT;
       throw new ExecutorFailure(failureClass, failure?.message ?? `runner exited with ${code}: ${stderr.trim()}`);
     },
   };

@@ -23,6 +23,9 @@ const FAILURE_CLASSES: Record<string, FailureClass> = {
   transient: FailureClass.TRANSIENT,
 };
 
+/** The class of the runner's {"event": "error", "class"} line; an unknown one counts as transient. */
+export const runnerFailureClass = (name: string): FailureClass => FAILURE_CLASSES[name] ?? FailureClass.TRANSIENT;
+
 /** Starts `command args…` speaking the count protocol; requests are answered in order, one at a time. */
 export function startTokenCounter(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): TokenCounter {
   const child = spawn(command, args, { env, stdio: ["pipe", "pipe", "pipe"] });
@@ -57,9 +60,7 @@ export function startTokenCounter(command: string, args: readonly string[], env?
     }
     if (answer.event === "error") {
       // The runner could not start counting (no tokenizer, no chat template, no transformers): the job's fault.
-      fail(
-        new ExecutorFailure(FAILURE_CLASSES[String(answer.class)] ?? FailureClass.TRANSIENT, String(answer.message)),
-      );
+      fail(new ExecutorFailure(runnerFailureClass(String(answer.class)), String(answer.message)));
       return;
     }
     const request = waiting.shift();
