@@ -198,9 +198,11 @@ export function createOpenAiBackend(options: OpenAiBackendOptions): GenerationBa
   }
 
   /** No tokenizer over HTTP: ~3 UTF-8 bytes per token over-counts English for BPE/SPM vocabularies, which truncation wants. */
-  async function countTokens(_model: ResolvedModel, prompt: RenderedRagPrompt): Promise<number> {
-    const text = api === "chat" ? prompt.messages.map((m) => m.content).join("\n") : prompt.completionPrompt;
-    const perMessageOverhead = api === "chat" ? 8 * prompt.messages.length : 0;
+  async function countTokens(model: ResolvedModel, prompt: RenderedRagPrompt): Promise<number> {
+    // The messages as sent (system folded for some families), which the PEFT trainer also fine-tunes on.
+    const messages = chatMessagesForModel(model.baseModel, prompt);
+    const text = api === "chat" ? messages.map((m) => m.content).join("\n") : prompt.completionPrompt;
+    const perMessageOverhead = api === "chat" ? 8 * messages.length : 0;
     return Math.ceil(Buffer.byteLength(text, "utf8") / 3) + perMessageOverhead;
   }
 
