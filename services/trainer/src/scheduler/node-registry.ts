@@ -1,0 +1,128 @@
+/**
+ * The node agents: their records (GPUs, executors, state), cached and kept current by the store's watch, and
+ * their liveness. A node silent for 3 heartbeat periods is lost. Silence is measured from the last time the node
+ * called in to this replica, its last stored heartbeat, or this replica's start, whichever is latest: a NATS
+ * outage (heartbeats not storable) or a trainer restart must not make healthy nodes lost.
+ */
+import { clone } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Gpu, type Node, NodeSchema, NodeState } from "@ragtune/contracts/trainer";
+import { notFound } from "@ragtune/runtime";
+import type { RecordStore, Versioned } from "../store/record-store.js";
+import { msOf } from "./job-queue.js";
+
+/** Heartbeat periods a node may miss before it is lost. */
+const MISSED_HEARTBEATS = 3;
+
+export class NodeRegistry {
+  private readonly records = new Map<string, Versioned<Node>>();
+  /** When each node last called in, whether or not that could be stored. */
+  private readonly lastSeenMs = new Map<string, number>();
+  private startedAtMs = 0;
+
+  constructor(
+    private readonly store: RecordStore<Node>,
+    readonly heartbeatIntervalMs: number,
+  ) {}
+
+  /** Nodes get a full grace period from now, however old their last stored heartbeat. */
+  startGracePeriod(nowMs: number) {
+    this.startedAtMs = nowMs;
+  }
+
+  /** Follows every later write (other replicas' too); returns the stop function. */
+  follow(): Promise<() => void> {
+    return this.store.watch((_key, record) => this.apply(record));
+  }
+
+  async load(): Promise<void> {
+    for (const record of await this.store.list()) this.apply(record);
+  }
+
+  private apply(record: Versioned<Node>) {
+    const cached = this.records.get(record.value.nodeId);
+    if (cached && cached.revision >= record.revision) return;
+    this.records.set(record.value.nodeId, record);
+  }
+
+  has(nodeId: string): boolean {
+    return this.records.has(nodeId);
+  }
+
+  all(): Node[] {
+    return [...this.records.values()].map((record) => record.value);
+  }
+
+  async save(node: Node): Promise<Node> {
+    const revision = await this.store.put(node.nodeId, node);
+    this.apply({ value: node, revision });
+    return node;
+  }
+
+  /** The node an agent registers, READY as of now (not stored yet). */
+  registered(offered: Node, nowMs: number): Node {
+    const node = clone(NodeSchema, offered);
+    node.state = NodeState.READY;
+    node.lastHeartbeatTime = timestampFromMs(nowMs);
+    this.lastSeenMs.set(node.nodeId, nowMs);
+    return node;
+  }
+
+  /**
+   * The node after a heartbeat, READY with the GPUs' reported free memory (not stored yet); `wasLost` when it
+   * comes back from being lost. NOT_FOUND for a node that never registered.
+   */
+  heartbeat(nodeId: string, gpus: readonly Gpu[], nowMs: number): { node: Node; wasLost: boolean } {
+    const record = this.records.get(nodeId);
+    if (!record) throw notFound("node", nodeId);
+    this.lastSeenMs.set(nodeId, nowMs);
+    const node = clone(NodeSchema, record.value);
+    const wasLost = node.state === NodeState.LOST;
+    node.state = NodeState.READY;
+    node.lastHeartbeatTime = timestampFromMs(nowMs);
+    for (const reported of gpus) {
+      const gpu = node.gpus.find((g) => g.index === reported.index);
+      if (gpu) gpu.memoryFreeBytes = reported.memoryFreeBytes;
+    }
+    return { node, wasLost };
+  }
+
+  /** True when the node is not lost yet but has been silent for longer than it may be. */
+  isSilent(node: Node, nowMs: number): boolean {
+    if (node.state === NodeState.LOST) return false;
+    const last = Math.max(msOf(node.lastHeartbeatTime), this.startedAtMs, this.lastSeenMs.get(node.nodeId) ?? 0);
+    return nowMs - last > MISSED_HEARTBEATS * this.heartbeatIntervalMs;
+  }
+
+  /** Stores the node as LOST. */
+  markLost(node: Node): Promise<Node> {
+    const lost = clone(NodeSchema, node);
+    lost.state = NodeState.LOST;
+    return this.save(lost);
+  }
+
+  gpu(nodeId: string, gpuIndex: number | undefined): Gpu | undefined {
+    return this.records.get(nodeId)?.value.gpus.find((g) => g.index === gpuIndex);
+  }
+
+  /** Total memory of the largest GPU of any node not lost, By (0 without GPUs). */
+  largestGpuBytes(): number {
+    return Number(this.largestGpu(() => true)?.gpu.memoryTotalBytes ?? 0);
+  }
+
+  /** The largest GPU of a node not lost that runs `executor`, with its node's id. */
+  largestGpuFor(executor: string): { nodeId: string; gpu: Gpu } | undefined {
+    return this.largestGpu((node) => node.executors.includes(executor));
+  }
+
+  private largestGpu(accept: (node: Node) => boolean): { nodeId: string; gpu: Gpu } | undefined {
+    let largest: { nodeId: string; gpu: Gpu } | undefined;
+    for (const node of this.all()) {
+      if (node.state === NodeState.LOST || !accept(node)) continue;
+      for (const gpu of node.gpus) {
+        if (!largest || gpu.memoryTotalBytes > largest.gpu.memoryTotalBytes) largest = { nodeId: node.nodeId, gpu };
+      }
+    }
+    return largest;
+  }
+}
