@@ -9,6 +9,7 @@ export * from "./logger.js";
 export * from "./nats.js";
 export * from "./reflection.js";
 export * from "./run-service.js";
+export * from "./run-worker.js";
 export * from "./server.js";
 export * from "./telemetry.js";
 export * from "./validation.js";

@@ -1,15 +1,13 @@
-import { httpUrlSetting, numberSetting, stringSetting } from "@ragtune/runtime";
+import { httpUrlSetting, numberSetting, stringSetting, workerSettings } from "@ragtune/runtime";
 
-/** Settings of `ragtune agent` (env, or flags such as --trainer-url). */
-export const agentSettings = {
+/**
+ * The agent's own settings (env, or flags such as --trainer-url); the runtime's worker adds NATS_URL (nats-obj://
+ * manifests, the adapter Object Store) and RAGTUNE_LOG_LEVEL.
+ */
+export const agentOwnSettings = {
   trainerUrl: httpUrlSetting({
     env: "TRAINER_URL",
     description: "the trainer's gRPC base URL, e.g. http://127.0.0.1:7400",
-  }),
-  natsUrl: stringSetting({
-    env: "NATS_URL",
-    description: "NATS server URL(s) for reading nats-obj:// manifests and storing adapters",
-    default: "nats://127.0.0.1:4222",
   }),
   nodeId: stringSetting({
     env: "AGENT_NODE_ID",
@@ -53,10 +51,7 @@ export const agentSettings = {
   }),
   openaiApiKey: stringSetting({ env: "OPENAI_API_KEY", description: "API key for hosted fine-tuning", secret: true }),
   authToken: stringSetting({ env: "RAGTUNE_AUTH_TOKEN", description: "bearer token for the trainer", secret: true }),
-  logLevel: stringSetting({
-    env: "RAGTUNE_LOG_LEVEL",
-    description: "debug | info | warn | error",
-    default: "info",
-    choices: ["debug", "info", "warn", "error"],
-  }),
 };
+
+/** Every setting the agent process reads. */
+export const agentSettings = { ...workerSettings(), ...agentOwnSettings };
