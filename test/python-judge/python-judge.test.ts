@@ -14,8 +14,8 @@ import { CONTRACTS, formatResult, runConformance } from "@ragtune/conformance";
 import { type Experiment, ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
 import { JudgeService, ScoringMode } from "@ragtune/contracts/judge";
 import { repoRoot, stackServices } from "@ragtune/gateway";
-import { type LocalStack, startLocalStack } from "@ragtune/gateway/local-stack";
 import { createServiceClient, type LocalNats, startTestNats } from "@ragtune/runtime";
+import { type RunningServices, startServices } from "../conformance/services.js";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp-receiver.js";
 import { readerExperimentSpec } from "../support/reader-experiment.js";
 import { writeSyntheticBioAsq } from "../support/synthetic-bioasq.js";
@@ -80,32 +80,26 @@ async function stopChild(child: ChildProcess): Promise<void> {
 describe("a judge written in Python", { skip }, () => {
   let nats: LocalNats;
   let receiver: OtlpReceiver;
-  let stack: LocalStack | undefined;
-  let tsJudge: LocalStack | undefined;
+  let stack: RunningServices | undefined;
+  let tsJudge: RunningServices | undefined;
   let pyJudge: PythonJudge;
   let workDir: string;
-  const otel = { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "200" };
 
   before(async () => {
     workDir = mkdtempSync(join(tmpdir(), "ragtune-python-judge-"));
     nats = await startTestNats();
     receiver = await startOtlpReceiver();
-    pyJudge = await startPythonJudge(join(workDir, "stubs"), { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
-    const env = { ...process.env, NATS_URL: nats.url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...otel };
+    const otel = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+    };
+    pyJudge = await startPythonJudge(join(workDir, "stubs"), otel);
     // The TypeScript judge, on its own, only to compare scores with.
-    tsJudge = await startLocalStack({
-      env,
-      dataDir: join(workDir, "ts-judge"),
-      anyPort: true,
-      services: stackServices.filter((s) => s.name === "judge"),
-    });
+    tsJudge = await startServices(["judge"], { nats, env: otel });
     // Every other service, the gateway pointed at the Python judge.
-    stack = await startLocalStack({
-      env: { ...env, JUDGE_URL: pyJudge.url },
-      dataDir: join(workDir, "stack"),
-      anyPort: true,
-      services: stackServices.filter((s) => s.name !== "judge"),
-    });
+    const others = stackServices.map((s) => s.name).filter((name) => name !== "judge");
+    stack = await startServices(others, { nats, env: { ...otel, JUDGE_URL: pyJudge.url } });
   });
   after(async () => {
     await stack?.stop();
@@ -135,7 +129,7 @@ describe("a judge written in Python", { skip }, () => {
   });
 
   it("scores as the TypeScript reference scorer does", async () => {
-    const tsUrl = tsJudge!.processes[0].url;
+    const tsUrl = tsJudge!.url("judge");
     const items = [
       ["Alvestin inhibits the kinase PX7.", ["the kinase PX7"], []],
       ["PX7", ["receptor QL2", "PX7"], []],
@@ -175,7 +169,7 @@ describe("a judge written in Python", { skip }, () => {
     const dataDir = join(workDir, "bioasq");
     mkdirSync(dataDir, { recursive: true });
     writeSyntheticBioAsq(dataDir, 60);
-    const gatewayUrl = stack!.processes.find((p) => p.service.name === "gateway")!.url;
+    const gatewayUrl = stack!.url("gateway");
     const gateway = createServiceClient(ExperimentService, gatewayUrl);
     const spec = readerExperimentSpec({ name: "python-judge", dataDir, sizes: [0], seed: 5n });
     await gateway.createExperiment({ experimentId: "python-judge", spec });

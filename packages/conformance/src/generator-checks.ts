@@ -3,8 +3,9 @@ import type { Message, MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { GeneratorService, type GenerateRequestSchema } from "@ragtune/contracts/generator";
 import type { Check, CheckContext, Contract } from "./check.js";
+import { type BadInput, invalidArgumentChecks } from "./bad-input.js";
 import { commonChecks } from "./common-checks.js";
-import { ensure, expectCode, expectInvalidArgument } from "./expect.js";
+import { ensure, expectCode } from "./expect.js";
 
 type GenerateInit = Exclude<MessageInitShape<typeof GenerateRequestSchema>, Message>;
 
@@ -20,7 +21,7 @@ const request = (overrides: Partial<GenerateInit> = {}): GenerateInit => ({
   ...overrides,
 });
 
-const invalid: Array<[string, string, GenerateInit]> = [
+const invalid: BadInput<GenerateInit>[] = [
   ["question must not be empty", "question", request({ question: "" })],
   ["sampling.temperature within 0..2", "sampling.temperature", request({ sampling: { temperature: 3 } })],
   ["sampling.top_p within 0..1", "sampling.top_p", request({ sampling: { topP: 1.5 } })],
@@ -72,12 +73,7 @@ const checks: Check[] = [
     run: (ctx) =>
       expectCode(generator(ctx).generate(request({ templateId: ctx.unique("no-such-template") })), Code.NotFound),
   },
-  ...invalid.map(
-    ([what, field, req]): Check => ({
-      name: `Generate: INVALID_ARGUMENT ${field} (${what})`,
-      run: (ctx) => expectInvalidArgument(generator(ctx).generate(req), field),
-    }),
-  ),
+  ...invalidArgumentChecks("Generate", invalid, (ctx, request) => generator(ctx).generate(request)),
 ];
 
 export const generatorContract: Contract = {

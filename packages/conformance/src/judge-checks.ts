@@ -14,9 +14,10 @@ import {
   ScoringMode,
 } from "@ragtune/contracts/judge";
 import type { Check, CheckContext, Contract } from "./check.js";
+import { type BadInput, invalidArgumentChecks } from "./bad-input.js";
 import { commonChecks } from "./common-checks.js";
 import { expectEvent } from "./events.js";
-import { ensure, expectInvalidArgument, offered } from "./expect.js";
+import { ensure, offered } from "./expect.js";
 
 type ItemInit = Exclude<MessageInitShape<typeof ScoreItemSchema>, Message>;
 type ScoreInit = Exclude<MessageInitShape<typeof ScoreRequestSchema>, Message>;
@@ -60,7 +61,7 @@ function checkCriterionScore(where: string, s: CriterionScore): void {
 }
 
 /** Bad inputs the proto documents, each answered INVALID_ARGUMENT naming the field: one row each. */
-const invalidScore: Array<[string, string, ScoreInit]> = [
+const invalidScore: BadInput<ScoreInit>[] = [
   ["judge is required", "judge", { item: item() }],
   ["judge.mode is required (UNSPECIFIED)", "judge.mode", score({ judge: { repeats: 1 } })],
   ["judge.repeats at most 100", "judge.repeats", score({ judge: { ...reference, repeats: 101 } })],
@@ -96,7 +97,7 @@ const invalidScore: Array<[string, string, ScoreInit]> = [
   ],
 ];
 
-const invalidBatch: Array<[string, string, BatchInit]> = [
+const invalidBatch: BadInput<BatchInit>[] = [
   ["items: at least 1", "items", batch({ items: [] })],
   ["concurrency within 0..256", "concurrency", batch({ concurrency: 257 })],
   ["items[i] validated like Score's item", "items[1].question", batch({ items: [item(), item({ question: "" })] })],
@@ -202,12 +203,7 @@ const checks: Check[] = [
       }
     },
   },
-  ...invalidScore.map(
-    ([what, field, request]): Check => ({
-      name: `Score: INVALID_ARGUMENT ${field} (${what})`,
-      run: (ctx) => expectInvalidArgument(judge(ctx).score(request), field),
-    }),
-  ),
+  ...invalidArgumentChecks("Score", invalidScore, (ctx, request) => judge(ctx).score(request)),
   {
     name: "ScoreBatch (reference): one result per item in request order, reliability counts the items",
     async run(ctx) {
@@ -250,12 +246,7 @@ const checks: Check[] = [
       ensure(agreement[0].spearman > 0, `spearman ${agreement[0].spearman} with ratings that order the items alike`);
     },
   },
-  ...invalidBatch.map(
-    ([what, field, request]): Check => ({
-      name: `ScoreBatch: INVALID_ARGUMENT ${field} (${what})`,
-      run: (ctx) => expectInvalidArgument(judge(ctx).scoreBatch(request), field),
-    }),
-  ),
+  ...invalidArgumentChecks("ScoreBatch", invalidBatch, (ctx, request) => judge(ctx).scoreBatch(request)),
   {
     name: "events: ScoreBatch announces ragtune.judge.batch.scored with its item count",
     async run(ctx) {

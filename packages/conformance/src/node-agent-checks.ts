@@ -4,10 +4,17 @@
  * ("conformance-…", executor "openai", no GPUs) that the trainer then sees as lost after three heartbeat periods.
  * A test node could be given a queued hosted-fine-tune job in the meantime, so run it against a test trainer.
  */
+import type { Message, MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { NodeRegisteredSchema } from "@ragtune/contracts/events";
-import { NodeState, TrainerService } from "@ragtune/contracts/trainer";
+import {
+  NodeState,
+  type RegisterNodeRequestSchema,
+  type ReportJobRequestSchema,
+  TrainerService,
+} from "@ragtune/contracts/trainer";
 import type { Check, CheckContext, Contract } from "./check.js";
+import { type BadInput, invalidArgumentChecks } from "./bad-input.js";
 import { commonChecks } from "./common-checks.js";
 import { expectEvent } from "./events.js";
 import { ensure, expectCode, expectInvalidArgument } from "./expect.js";
@@ -21,20 +28,29 @@ async function registered(ctx: CheckContext): Promise<string> {
   return nodeId;
 }
 
-const invalidRegister: Array<[string, string, Parameters<ReturnType<typeof trainer>["registerNode"]>[0]]> = [
+const invalidRegister: BadInput<RegisterInit>[] = [
   ["node is required", "node", {}],
   ["node.node_id 1..128 of [A-Za-z0-9._-]", "node.node_id", { node: testNode("bad id!") }],
   ["node.executors lists known executors", "node.executors", { node: { ...testNode("conformance-x"), executors: [] } }],
 ];
 
+type RegisterInit = Exclude<MessageInitShape<typeof RegisterNodeRequestSchema>, Message>;
+type ReportInit = Exclude<MessageInitShape<typeof ReportJobRequestSchema>, Message>["report"];
+
+/** A report from a freshly registered test node about a job it never acquired. */
+async function reportFromTestNode(ctx: CheckContext, report: ReportInit) {
+  const nodeId = await registered(ctx);
+  return trainer(ctx).reportJob({ nodeId, jobId: ctx.unique("job"), attempt: 1, report });
+}
+
+const invalidReport: BadInput<ReportInit>[] = [
+  ["no report is carried", "report", undefined],
+  ["a success names no adapter", "succeeded.uri", { case: "succeeded", value: { uri: "" } }],
+];
+
 const checks: Check[] = [
   ...commonChecks(TrainerService),
-  ...invalidRegister.map(
-    ([what, field, request]): Check => ({
-      name: `RegisterNode: INVALID_ARGUMENT ${field} (${what})`,
-      run: (ctx) => expectInvalidArgument(trainer(ctx).registerNode(request), field),
-    }),
-  ),
+  ...invalidArgumentChecks("RegisterNode", invalidRegister, (ctx, request) => trainer(ctx).registerNode(request)),
   {
     name: "RegisterNode: idempotent by node_id, READY, with a heartbeat period",
     async run(ctx) {
@@ -79,14 +95,14 @@ const checks: Check[] = [
   {
     name: "AcquireJob: INVALID_ARGUMENT wait_seconds (at most 60)",
     run: (ctx) =>
-      withNode(ctx, (nodeId) =>
+      registered(ctx).then((nodeId) =>
         expectInvalidArgument(trainer(ctx).acquireJob({ nodeId, waitSeconds: 61 }), "wait_seconds"),
       ),
   },
   {
     name: "AcquireJob: long-polls wait_seconds, then answers with no job",
     run: (ctx) =>
-      withNode(ctx, async (nodeId) => {
+      registered(ctx).then(async (nodeId) => {
         const started = performance.now();
         const res = await trainer(ctx).acquireJob({ nodeId, waitSeconds: 1 });
         const waited = (performance.now() - started) / 1000;
@@ -94,42 +110,11 @@ const checks: Check[] = [
         ensure(waited >= 0.9 && waited < 6, `answered after ${waited.toFixed(2)} s for wait_seconds 1`);
       }),
   },
-  {
-    name: "ReportJob: INVALID_ARGUMENT report when no report is carried",
-    run: (ctx) =>
-      withNode(ctx, (nodeId) =>
-        expectInvalidArgument(trainer(ctx).reportJob({ nodeId, jobId: ctx.unique("job"), attempt: 1 }), "report"),
-      ),
-  },
-  {
-    name: "ReportJob: INVALID_ARGUMENT succeeded.uri when a success names no adapter",
-    run: (ctx) =>
-      withNode(ctx, (nodeId) =>
-        expectInvalidArgument(
-          trainer(ctx).reportJob({
-            nodeId,
-            jobId: ctx.unique("job"),
-            attempt: 1,
-            report: { case: "succeeded", value: { uri: "" } },
-          }),
-          "succeeded.uri",
-        ),
-      ),
-  },
+  ...invalidArgumentChecks("ReportJob", invalidReport, reportFromTestNode),
   {
     name: "ReportJob: NOT_FOUND for an unknown job",
     run: (ctx) =>
-      withNode(ctx, (nodeId) =>
-        expectCode(
-          trainer(ctx).reportJob({
-            nodeId,
-            jobId: ctx.unique("missing"),
-            attempt: 1,
-            report: { case: "failed", value: { message: "conformance kit" } },
-          }),
-          Code.NotFound,
-        ),
-      ),
+      expectCode(reportFromTestNode(ctx, { case: "failed", value: { message: "conformance kit" } }), Code.NotFound),
   },
   {
     name: "events: RegisterNode announces ragtune.trainer.node.registered with the node",
@@ -145,10 +130,6 @@ const checks: Check[] = [
     },
   },
 ];
-
-async function withNode(ctx: CheckContext, use: (nodeId: string) => Promise<unknown>): Promise<void> {
-  await use(await registered(ctx));
-}
 
 export const nodeAgentContract: Contract = {
   name: "node-agent",

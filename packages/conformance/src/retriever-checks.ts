@@ -3,15 +3,18 @@ import type { Message, MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { CollectionIndexedSchema } from "@ragtune/contracts/events";
 import {
+  type CreateCollectionRequestSchema,
   type IngestDocumentsRequestSchema,
   RetrieverService,
   type SearchRequestSchema,
 } from "@ragtune/contracts/retriever";
 import type { Check, CheckContext, Contract } from "./check.js";
+import { type BadInput, invalidArgumentChecks } from "./bad-input.js";
 import { commonChecks } from "./common-checks.js";
 import { expectEvent } from "./events.js";
-import { ensure, expectCode, expectInvalidArgument, isSortedDescending } from "./expect.js";
+import { ensure, expectCode, isSortedDescending } from "./expect.js";
 
+type CreateInit = Exclude<MessageInitShape<typeof CreateCollectionRequestSchema>, Message>;
 type IngestInit = Exclude<MessageInitShape<typeof IngestDocumentsRequestSchema>, Message>;
 type SearchInit = Exclude<MessageInitShape<typeof SearchRequestSchema>, Message>;
 
@@ -47,7 +50,7 @@ async function ingestedCollection(ctx: CheckContext): Promise<string> {
   return name;
 }
 
-async function withCollection(ctx: CheckContext, use: (name: string) => Promise<void>): Promise<void> {
+async function withCollection(ctx: CheckContext, use: (name: string) => Promise<unknown>): Promise<void> {
   const name = await ingestedCollection(ctx);
   try {
     await use(name);
@@ -58,7 +61,20 @@ async function withCollection(ctx: CheckContext, use: (name: string) => Promise<
   }
 }
 
-const invalidSearch: Array<[string, string, (collection: string) => SearchInit]> = [
+const invalidCreate: BadInput<Partial<CreateInit>>[] = [
+  ["1..64 of [A-Za-z0-9_-]", "name", { name: "no spaces!" }],
+  ["range 50..100000", "chunking.chunk_size", { chunking: { chunkSize: 10 } }],
+  ["smaller than chunk_size", "chunking.chunk_overlap", { chunking: { chunkSize: 100, chunkOverlap: 100 } }],
+];
+
+/** The ingest header rule: the header first, and only first; then valid documents. */
+const invalidIngest: BadInput<(collection: string) => IngestInit[]>[] = [
+  ["the first message is a document", "header", (name) => [doc(DOCUMENTS[0]), header(name)]],
+  ["a later message carries a header", "header", (name) => [header(name), doc(DOCUMENTS[0]), header(name)]],
+  ["document.id 1..256 characters", "document.id", (name) => [header(name), doc({ ...DOCUMENTS[0], id: "" })]],
+];
+
+const invalidSearch: BadInput<(collection: string) => SearchInit>[] = [
   ["query must not be empty", "query", (collection) => ({ collection, query: "" })],
   ["top_k at most 1000", "top_k", (collection) => ({ collection, query: "kinase", topK: 1001 })],
   ["collection name must be valid", "collection", () => ({ collection: "bad name!", query: "kinase" })],
@@ -97,26 +113,9 @@ const checks: Check[] = [
       }
     },
   },
-  {
-    name: "CreateCollection: INVALID_ARGUMENT name (1..64 of [A-Za-z0-9_-])",
-    run: (ctx) => expectInvalidArgument(retriever(ctx).createCollection({ name: "no spaces!" }), "name"),
-  },
-  {
-    name: "CreateCollection: INVALID_ARGUMENT chunking.chunk_size (range 50..100000)",
-    run: (ctx) =>
-      expectInvalidArgument(
-        retriever(ctx).createCollection({ name: ctx.unique("conf"), chunking: { chunkSize: 10 } }),
-        "chunking.chunk_size",
-      ),
-  },
-  {
-    name: "CreateCollection: INVALID_ARGUMENT chunking.chunk_overlap (smaller than chunk_size)",
-    run: (ctx) =>
-      expectInvalidArgument(
-        retriever(ctx).createCollection({ name: ctx.unique("conf"), chunking: { chunkSize: 100, chunkOverlap: 100 } }),
-        "chunking.chunk_overlap",
-      ),
-  },
+  ...invalidArgumentChecks("CreateCollection", invalidCreate, (ctx, request) =>
+    retriever(ctx).createCollection({ name: ctx.unique("conf"), ...request }),
+  ),
   ...(["deleteCollection", "describeCollection", "getCollectionStats"] as const).map(
     (rpc): Check => ({
       name: `${rpc[0].toUpperCase()}${rpc.slice(1)}: NOT_FOUND for an unknown collection`,
@@ -135,33 +134,9 @@ const checks: Check[] = [
         Code.NotFound,
       ),
   },
-  {
-    name: "IngestDocuments: INVALID_ARGUMENT header when the first message is a document",
-    run: (ctx) =>
-      withCollection(ctx, (name) =>
-        expectInvalidArgument(retriever(ctx).ingestDocuments(stream([doc(DOCUMENTS[0]), header(name)])), "header"),
-      ),
-  },
-  {
-    name: "IngestDocuments: INVALID_ARGUMENT header when a later message carries a header",
-    run: (ctx) =>
-      withCollection(ctx, (name) =>
-        expectInvalidArgument(
-          retriever(ctx).ingestDocuments(stream([header(name), doc(DOCUMENTS[0]), header(name)])),
-          "header",
-        ),
-      ),
-  },
-  {
-    name: "IngestDocuments: INVALID_ARGUMENT document.id (1..256 characters)",
-    run: (ctx) =>
-      withCollection(ctx, (name) =>
-        expectInvalidArgument(
-          retriever(ctx).ingestDocuments(stream([header(name), doc({ ...DOCUMENTS[0], id: "" })])),
-          "document.id",
-        ),
-      ),
-  },
+  ...invalidArgumentChecks("IngestDocuments", invalidIngest, (ctx, messages) =>
+    withCollection(ctx, (name) => retriever(ctx).ingestDocuments(stream(messages(name)))),
+  ),
   {
     name: "IngestDocuments: every counted document is searchable; stats and Describe agree",
     run: (ctx) =>
@@ -254,11 +229,8 @@ const checks: Check[] = [
         for (const r of results) ensure(r.chunk!.metadata.parity === "odd", `${r.chunk!.id} is not odd`);
       }),
   },
-  ...invalidSearch.map(
-    ([what, field, request]): Check => ({
-      name: `Search: INVALID_ARGUMENT ${field} (${what})`,
-      run: (ctx) => withCollection(ctx, (name) => expectInvalidArgument(retriever(ctx).search(request(name)), field)),
-    }),
+  ...invalidArgumentChecks("Search", invalidSearch, (ctx, request) =>
+    withCollection(ctx, (name) => retriever(ctx).search(request(name))),
   ),
   {
     name: "ListCollections: ordered by name",
