@@ -186,6 +186,18 @@ const checks: Check[] = [
     },
   },
   {
+    name: "Score (reference): the older reference_answer counts as one more gold answer",
+    async run(ctx) {
+      const viaList = await judge(ctx).score(score());
+      const viaOld = await judge(ctx).score(score({ item: item({ referenceAnswers: [], referenceAnswer: GOLD }) }));
+      const means = (r: typeof viaList) => r.scores.map((s) => s.spread!.mean).join();
+      ensure(
+        means(viaOld) === means(viaList),
+        `reference_answer scored [${means(viaOld)}], reference_answers [${means(viaList)}]`,
+      );
+    },
+  },
+  {
     name: "Score (reference): deterministic, the same request scores the same",
     async run(ctx) {
       const [a, b] = [await judge(ctx).score(score()), await judge(ctx).score(score())];
@@ -226,6 +238,19 @@ const checks: Check[] = [
       const got = res.results[1].scores.map((s) => s.spread!.mean).join();
       const want = single.scores.map((s) => s.spread!.mean).join();
       ensure(got === want, `batch item b scored [${got}], Score gives [${want}]`);
+    },
+  },
+  {
+    name: "ScoreBatch: omit_raw_output leaves raw_output and rationale out of every repeat",
+    async run(ctx) {
+      const res = await judge(ctx).scoreBatch(batch({ omitRawOutput: true }));
+      for (const r of res.results) {
+        for (const s of r.scores) {
+          for (const repeat of s.repeats) {
+            ensure(!repeat.rawOutput && !repeat.rationale, `${r.itemId}/${s.criterion}: raw output or rationale sent`);
+          }
+        }
+      }
     },
   },
   {

@@ -116,6 +116,15 @@ const checks: Check[] = [
   ...invalidArgumentChecks("CreateCollection", invalidCreate, (ctx, request) =>
     retriever(ctx).createCollection({ name: ctx.unique("conf"), ...request }),
   ),
+  {
+    name: "DeleteCollection: the collection and its chunks are gone (Describe and Search NOT_FOUND)",
+    async run(ctx) {
+      const name = await ingestedCollection(ctx);
+      await retriever(ctx).deleteCollection({ name });
+      await expectCode(retriever(ctx).describeCollection({ name }), Code.NotFound);
+      await expectCode(retriever(ctx).search({ collection: name, query: "alvestin" }), Code.NotFound);
+    },
+  },
   ...(["deleteCollection", "describeCollection", "getCollectionStats"] as const).map(
     (rpc): Check => ({
       name: `${rpc[0].toUpperCase()}${rpc.slice(1)}: NOT_FOUND for an unknown collection`,
