@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AdapterSchema, AdapterUploadSchema, JobSchema } from "@ragtune/contracts/trainer";
 import { createMemoryRecordStore } from "../store/record-store.js";
+import { assertRejectsWith } from "../testing/fixtures.js";
 import { AdapterRegistry, adapterOf } from "./adapter-registry.js";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -40,6 +41,6 @@ describe("adapter registry", () => {
       ["third", "first"],
     );
     assert.equal((await registry.get("second")).baseModel, "mistral");
-    await assert.rejects(registry.get("none"), (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound);
+    await assertRejectsWith(registry.get("none"), Code.NotFound);
   });
 });

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { type Job, JobSchema, JobState } from "@ragtune/contracts/trainer";
 import { createMemoryRecordStore } from "../store/record-store.js";
+import { assertRejectsWith } from "../testing/fixtures.js";
 import { acquireJob } from "./agent-long-poll.js";
 import { placeJob } from "./job-lifecycle.js";
 import { JobQueue } from "./job-queue.js";
@@ -73,9 +74,6 @@ describe("agent long poll", () => {
 
   it("is NOT_FOUND for a node that never registered", async () => {
     const { parts } = setUp();
-    await assert.rejects(
-      acquireJob(parts, "stranger", 0),
-      (e: unknown) => e instanceof ConnectError && e.code === Code.NotFound,
-    );
+    await assertRejectsWith(acquireJob(parts, "stranger", 0), Code.NotFound);
   });
 });

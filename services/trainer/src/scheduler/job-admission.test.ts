@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { JobState, NodeSchema } from "@ragtune/contracts/trainer";
 import { ManifestError } from "@ragtune/datasets";
 import { CPU_JOB_HOST_BYTES } from "../estimate/memory-estimate.js";
 import { withSpecDefaults } from "../spec/job-spec.js";
 import { createMemoryRecordStore } from "../store/record-store.js";
-import { gpuNode, peftSubmit, readerSubmit } from "../testing/fixtures.js";
+import { assertRejectsWith, gpuNode, peftSubmit, readerSubmit } from "../testing/fixtures.js";
 import { admitJob } from "./job-admission.js";
 import { NodeRegistry } from "./node-registry.js";
 
@@ -22,15 +22,6 @@ function admit(parts: Parameters<typeof admitJob>[0], request = peftSubmit("j"))
   return admitJob(parts, request, withSpecDefaults(request.spec), T0);
 }
 
-async function rejects(promise: Promise<unknown>, code: Code, pattern: RegExp) {
-  await assert.rejects(promise, (e: unknown) => {
-    assert.ok(e instanceof ConnectError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.match(e.rawMessage, pattern);
-    return true;
-  });
-}
-
 describe("job admission", () => {
   it("builds a QUEUED job with its GPU memory estimate, batch size and default attempts", async () => {
     const job = await admit({ nodes: await nodesWith([80]) });
@@ -43,12 +34,12 @@ describe("job admission", () => {
   });
 
   it("refuses a model of unknown size, and a job no registered GPU holds (but not before any GPU registered)", async () => {
-    await rejects(
+    await assertRejectsWith(
       admit({ nodes: await nodesWith() }, peftSubmit("j", { baseModel: "my-own-model" })),
       Code.InvalidArgument,
       /^spec\.base_model: cannot tell the size/,
     );
-    await rejects(
+    await assertRejectsWith(
       admit({ nodes: await nodesWith([8]) }),
       Code.FailedPrecondition,
       /largest registered GPU has 8\.0 GiB/,
@@ -58,8 +49,12 @@ describe("job admission", () => {
 
   it("checks the declared size against the pool in the manifest, and refuses a malformed manifest", async () => {
     const nodes = await nodesWith([80]);
-    await rejects(admit({ nodes, poolSize: async () => 100 }), Code.InvalidArgument, /^spec\.training_data\.size/);
-    await rejects(
+    await assertRejectsWith(
+      admit({ nodes, poolSize: async () => 100 }),
+      Code.InvalidArgument,
+      /^spec\.training_data\.size/,
+    );
+    await assertRejectsWith(
       admit({
         nodes,
         poolSize: async () => {

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { type Job, JobSchema, JobState } from "@ragtune/contracts/trainer";
 import { createMemoryRecordStore, type RecordStore, RevisionConflictError } from "../store/record-store.js";
+import { assertRejectsWith } from "../testing/fixtures.js";
 import { cancelJob, placeJob } from "./job-lifecycle.js";
 import { byPriority, JobQueue } from "./job-queue.js";
 
@@ -63,17 +64,14 @@ describe("JobQueue", () => {
     };
     const queue = new JobQueue(conflicting);
     await queue.create(queued("j"));
-    await assert.rejects(
+    await assertRejectsWith(
       queue.mutate("j", (j) => cancelJob(j, 1)),
-      (e: unknown) => {
-        return e instanceof ConnectError && e.code === Code.Unavailable && /kept changing/.test(e.rawMessage);
-      },
+      Code.Unavailable,
+      /kept changing/,
     );
-    await assert.rejects(
+    await assertRejectsWith(
       queue.mutate("none", () => true),
-      (e: unknown) => {
-        return e instanceof ConnectError && e.code === Code.NotFound;
-      },
+      Code.NotFound,
     );
   });
 

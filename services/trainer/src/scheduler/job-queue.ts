@@ -7,7 +7,8 @@ import { clone } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Job, JobSchema, JobState } from "@ragtune/contracts/trainer";
 import { notFound, unavailable, waitForWake } from "@ragtune/runtime";
-import { type RecordStore, RevisionConflictError, type Versioned } from "../store/record-store.js";
+import { RecordCache } from "../store/record-cache.js";
+import { type RecordStore, RevisionConflictError } from "../store/record-store.js";
 import { isActive, isTerminal } from "./job-lifecycle.js";
 
 /** Conflicting writes tolerated before a change gives up (another replica keeps winning). */
@@ -16,37 +17,38 @@ const CAS_RETRIES = 8;
 type JobListener = (job: Job) => void;
 
 export class JobQueue {
-  private readonly records = new Map<string, Versioned<Job>>();
+  private readonly records: RecordCache<Job>;
   private readonly listeners = new Set<JobListener>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   /** `onQueued` runs whenever a job enters (or is seen in) the queue: placement has work. */
   constructor(
     private readonly store: RecordStore<Job>,
-    private readonly onQueued: () => void = () => {},
-  ) {}
+    onQueued: () => void = () => {},
+  ) {
+    this.records = new RecordCache(
+      store,
+      (job) => job.jobId,
+      (job) => {
+        for (const listener of this.listeners) listener(job);
+        if (job.state === JobState.QUEUED) onQueued();
+      },
+    );
+  }
 
   /** Follows every later write (other replicas' too); returns the stop function. */
   follow(): Promise<() => void> {
-    return this.store.watch((_key, record) => this.apply(record));
+    return this.records.follow();
   }
 
   /** Reads every stored job into the cache (at start, and when taking placement over from another replica). */
-  async load(): Promise<void> {
-    for (const record of await this.store.list()) this.apply(record);
-  }
-
-  private apply(record: Versioned<Job>) {
-    const cached = this.records.get(record.value.jobId);
-    if (cached && cached.revision >= record.revision) return;
-    this.records.set(record.value.jobId, record);
-    for (const listener of this.listeners) listener(record.value);
-    if (record.value.state === JobState.QUEUED) this.onQueued();
+  load(): Promise<void> {
+    return this.records.load();
   }
 
   /** The cached job, or the stored one when this replica has not seen it yet. */
   async find(jobId: string): Promise<Job | undefined> {
-    return (this.records.get(jobId) ?? (await this.reload(jobId)))?.value;
+    return (this.records.get(jobId) ?? (await this.records.reload(jobId)))?.value;
   }
 
   /** The cached job, if this replica has seen it. */
@@ -61,21 +63,15 @@ export class JobQueue {
     return record.value;
   }
 
-  private async reload(jobId: string): Promise<Versioned<Job> | undefined> {
-    const record = await this.store.get(jobId);
-    if (record) this.apply(record);
-    return this.records.get(jobId);
-  }
-
   /** Stores a new job; when another replica created that id first, returns its job with `created` false. */
   async create(job: Job): Promise<{ job: Job; created: boolean }> {
     try {
       const revision = await this.store.create(job.jobId, job);
-      this.apply({ value: job, revision });
+      this.records.apply({ value: job, revision });
       return { job, created: true };
     } catch (error) {
       if (!(error instanceof RevisionConflictError)) throw error;
-      const raced = await this.reload(job.jobId);
+      const raced = await this.records.reload(job.jobId);
       if (!raced) throw error;
       return { job: raced.value, created: false };
     }
@@ -85,17 +81,17 @@ export class JobQueue {
   mutate(jobId: string, change: (job: Job) => boolean): Promise<{ job: Job; changed: boolean }> {
     return this.withLock(`job/${jobId}`, async () => {
       for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-        const current = this.records.get(jobId) ?? (await this.reload(jobId));
+        const current = this.records.get(jobId) ?? (await this.records.reload(jobId));
         if (!current) throw notFound("job", jobId);
         const next = clone(JobSchema, current.value);
         if (!change(next)) return { job: current.value, changed: false };
         try {
           const revision = await this.store.update(jobId, next, current.revision);
-          this.apply({ value: next, revision });
+          this.records.apply({ value: next, revision });
           return { job: next, changed: true };
         } catch (error) {
           if (!(error instanceof RevisionConflictError)) throw error;
-          await this.reload(jobId);
+          await this.records.reload(jobId);
         }
       }
       throw unavailable(`job "${jobId}" kept changing concurrently; try again`);
@@ -115,7 +111,7 @@ export class JobQueue {
   }
 
   all(): Job[] {
-    return [...this.records.values()].map((record) => record.value);
+    return this.records.values();
   }
 
   /** Jobs placed on or running on the node. */

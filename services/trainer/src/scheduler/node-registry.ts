@@ -8,14 +8,15 @@ import { clone } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Gpu, type Node, NodeSchema, NodeState } from "@ragtune/contracts/trainer";
 import { notFound } from "@ragtune/runtime";
-import type { RecordStore, Versioned } from "../store/record-store.js";
+import { RecordCache } from "../store/record-cache.js";
+import type { RecordStore } from "../store/record-store.js";
 import { msOf } from "./job-queue.js";
 
 /** Heartbeat periods a node may miss before it is lost. */
 const MISSED_HEARTBEATS = 3;
 
 export class NodeRegistry {
-  private readonly records = new Map<string, Versioned<Node>>();
+  private readonly records: RecordCache<Node>;
   /** When each node last called in, whether or not that could be stored. */
   private readonly lastSeenMs = new Map<string, number>();
   private startedAtMs = 0;
@@ -23,7 +24,9 @@ export class NodeRegistry {
   constructor(
     private readonly store: RecordStore<Node>,
     readonly heartbeatIntervalMs: number,
-  ) {}
+  ) {
+    this.records = new RecordCache(store, (node) => node.nodeId);
+  }
 
   /** Nodes get a full grace period from now, however old their last stored heartbeat. */
   startGracePeriod(nowMs: number) {
@@ -32,30 +35,24 @@ export class NodeRegistry {
 
   /** Follows every later write (other replicas' too); returns the stop function. */
   follow(): Promise<() => void> {
-    return this.store.watch((_key, record) => this.apply(record));
+    return this.records.follow();
   }
 
-  async load(): Promise<void> {
-    for (const record of await this.store.list()) this.apply(record);
-  }
-
-  private apply(record: Versioned<Node>) {
-    const cached = this.records.get(record.value.nodeId);
-    if (cached && cached.revision >= record.revision) return;
-    this.records.set(record.value.nodeId, record);
+  load(): Promise<void> {
+    return this.records.load();
   }
 
   has(nodeId: string): boolean {
-    return this.records.has(nodeId);
+    return this.records.get(nodeId) !== undefined;
   }
 
   all(): Node[] {
-    return [...this.records.values()].map((record) => record.value);
+    return this.records.values();
   }
 
   async save(node: Node): Promise<Node> {
     const revision = await this.store.put(node.nodeId, node);
-    this.apply({ value: node, revision });
+    this.records.apply({ value: node, revision });
     return node;
   }
 

@@ -1,5 +1,7 @@
 /** Builders shared by the trainer's tests and bench. */
+import assert from "node:assert/strict";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Code, ConnectError } from "@connectrpc/connect";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import {
   AdapterSchema,
@@ -92,4 +94,14 @@ export function createTestScheduler(options: Partial<SchedulerOptions> = {}) {
   });
   const subjects = () => publish.events.map((e) => e.subject.replace("ragtune.trainer.", ""));
   return { scheduler, clock, publish, stores, subjects };
+}
+
+/** Asserts that `promise` fails with this gRPC code and a message (field path first) matching `pattern`. */
+export async function assertRejectsWith(promise: Promise<unknown>, code: Code, pattern: RegExp = /./) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ConnectError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.rawMessage, pattern);
+    return true;
+  });
 }
