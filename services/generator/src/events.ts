@@ -7,8 +7,11 @@ import type { AdapterEvents } from "@ragtune/llamacpp";
 export const ADAPTER_LOADED_SUBJECT = "ragtune.generator.adapter.loaded";
 export const ADAPTER_FAILED_SUBJECT = "ragtune.generator.adapter.failed";
 
-/** Adapter events on NATS JetStream. Publishing never blocks or fails a request: a lost event is logged. */
-export function createNatsAdapterEvents(nats: NatsHandle, logger?: Logger): AdapterEvents {
+/**
+ * The generator's facts on NATS (`ragtune.generator.*`): the only place its subjects and publishes live.
+ * Publishing never blocks or fails a request: a lost event is logged.
+ */
+export function createNatsAdapterEvents(nats: Pick<NatsHandle, "publishEvent">, logger?: Logger): AdapterEvents {
   const publish = (subject: string, send: () => Promise<void>) => {
     send().catch((error) => logger?.warn("event not published", { subject, error }));
   };
