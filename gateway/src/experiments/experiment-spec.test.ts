@@ -70,6 +70,8 @@ describe("experiment spec defaults", () => {
     assert.deepEqual([full.judge?.mode, full.judge?.repeats], [ScoringMode.N_SAMPLE, 2]);
     assert.deepEqual(full.criteria, ["faithfulness"]);
     assert.deepEqual([full.generation?.sampling?.maxTokens, full.generation?.sampling?.seed], [64, 3n]);
+    // The caller's spec is left as it was given.
+    assert.equal(given.hyperparameters[0].loraAlpha, 0);
   });
 
   it("gives each backend its own concurrency, and the defaults to the others", () => {

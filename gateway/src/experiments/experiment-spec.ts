@@ -4,7 +4,7 @@
  * Validation lists every problem (a spec file's author fixes them all in one go); the service reports them as
  * one INVALID_ARGUMENT whose message starts with the first problem's field path.
  */
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { FineTuneMethod, FineTuneMethodSchema } from "@ragtune/contracts/common";
 import {
@@ -169,7 +169,8 @@ function throwSpecProblems([first, ...rest]: SpecProblem[]): void {
 
 /** The spec with every default filled in, as stored and run. */
 export function withDefaults(spec: ExperimentSpec): ExperimentSpec {
-  const full = create(ExperimentSpecSchema, spec);
+  // A copy: create() would hand back the caller's own message and the defaults would be written into it.
+  const full = clone(ExperimentSpecSchema, create(ExperimentSpecSchema, spec));
   full.datasets = full.datasets.map((d) => ({ ...d, name: d.name || d.format }));
   if (full.finetuneSizes.length === 0) full.finetuneSizes = [...DEFAULT_FINETUNE_SIZES];
   if (full.methods.length === 0) full.methods = [FineTuneMethod.LORA];
