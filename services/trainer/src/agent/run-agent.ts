@@ -12,6 +12,7 @@ import { createCpuReaderExecutor } from "./executors/cpu-reader.js";
 import type { Executor } from "./executors/executor.js";
 import { createOpenAiExecutor } from "./executors/openai.js";
 import { createPeftExecutor } from "./executors/peft.js";
+import { peftTestStandInFromEnv } from "./executors/peft-test-stand-in.js";
 import { probeGpus } from "./gpu-probe.js";
 import { NodeAgent } from "./node-agent.js";
 
@@ -30,6 +31,7 @@ export async function runAgent(
     env,
     argv,
     validate: (config) => {
+      peftTestStandInFromEnv(env); // refused (exit 2) outside NODE_ENV=test
       if (!config.trainerUrl) throw new ConfigError("TRAINER_URL", "is required (the trainer's gRPC base URL)");
       if (config.executors?.includes("openai") && !config.openaiBaseUrl && !config.openaiApiKey) {
         throw new ConfigError("OPENAI_API_KEY", "is required by the openai executor (or set OPENAI_BASE_URL)");
@@ -39,12 +41,16 @@ export async function runAgent(
     runsWithoutNats: (config) => (config.adapterDir ? "nats-obj:// manifests cannot be read" : undefined),
     start: async ({ config, nats, logger }) => {
       const trainerUrl = config.trainerUrl as string;
-      const gpus = await probeGpus();
+      // In tests only: the PEFT stand-in, which trains nothing, and a pretend GPU for it.
+      const standIn = peftTestStandInFromEnv(env);
+      const gpuProbe = standIn ? async () => standIn.gpus : probeGpus;
+      if (standIn) logger.warn("peft jobs run on the TEST stand-in executor: no GPU, no training, zero weights");
+      const gpus = await gpuProbe();
       const wanted = config.executors
         ? config.executors.split(",")
         : ["cpu-reader", ...(gpus.length ? ["peft"] : []), ...(config.openaiApiKey ? ["openai"] : [])];
       const executors: Executor[] = wanted.map((name) => {
-        if (name === "peft") return createPeftExecutor({ python: config.python });
+        if (name === "peft") return standIn?.executor ?? createPeftExecutor({ python: config.python });
         if (name === "openai") {
           return createOpenAiExecutor({
             baseUrl: config.openaiBaseUrl || "https://api.openai.com/v1",
@@ -61,7 +67,7 @@ export async function runAgent(
         client: createServiceClient(TrainerService, trainerUrl, { authToken: config.authToken }),
         nodeId: config.nodeId || undefined,
         executors,
-        probeGpus: gpus.length ? probeGpus : undefined,
+        probeGpus: gpus.length ? gpuProbe : undefined,
         storage,
         readObject: nats ? createObjectReader(nats) : undefined,
         workRoot: config.workDir || undefined,
