@@ -131,8 +131,14 @@ export async function runPlantedExperiment(
   });
   await gateway.startExperiment({ experimentId: options.experimentId });
   let experiment: Experiment | undefined;
-  for await (const update of gateway.watchExperiment({ experimentId: options.experimentId })) {
-    experiment = update.experiment;
+  try {
+    // Bounded: a cell that can never run (a job no node can take) fails the test with the logs, not a hang.
+    const updates = gateway.watchExperiment({ experimentId: options.experimentId }, { timeoutMs: 300_000 });
+    for await (const update of updates) experiment = update.experiment;
+  } catch (error) {
+    throw new Error(
+      `watching ${options.experimentId}: ${(error as Error).message} at "${experiment?.currentStage}"\n${planted.stack.logs.slice(-30).join("\n")}`,
+    );
   }
   if (experiment?.state !== ExperimentState.SUCCEEDED) {
     throw new Error(
