@@ -36,6 +36,7 @@ export interface LeanGrpcTransportOptions {
  */
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
   const streaming = createGrpcTransport({ baseUrl: options.baseUrl, interceptors: options.interceptors });
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const base = new URL(options.baseUrl);
   const authority = base.origin;
   const pathPrefix = base.pathname.replace(/\/+$/, "");
@@ -127,7 +128,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
           service: method.parent,
           method,
           requestMethod: "POST",
-          url: `${options.baseUrl.replace(/\/+$/, "")}/${method.parent.typeName}/${method.name}`,
+          url: `${baseUrl}/${method.parent.typeName}/${method.name}`,
           header: requestHeader,
           contextValues: contextValues ?? createContextValues(),
           message,

@@ -202,10 +202,15 @@ export class Bm25Index {
     if (entries.length === 0) return undefined;
     const lists = entries.map((entry) => this.ordinalsByMetadata.get(metadataKey(entry)));
     if (lists.some((list) => list === undefined)) return null;
-    const counts = new Uint8Array(this.chunks.length);
-    for (const list of lists) for (const ordinal of list!) counts[ordinal]!++;
-    const mask = counts.map((count) => (count === lists.length ? 1 : 0));
-    return mask.includes(1) ? mask : null;
+    const mask = new Uint8Array(this.chunks.length);
+    for (const list of lists) for (const ordinal of list!) mask[ordinal]!++;
+    // In place: 1 where every entry matched (a count of lists.length), 0 elsewhere.
+    let matched = false;
+    for (let ordinal = 0; ordinal < mask.length; ordinal++) {
+      mask[ordinal] = mask[ordinal] === lists.length ? 1 : 0;
+      matched ||= mask[ordinal] === 1;
+    }
+    return matched ? mask : null;
   }
 
   private pruneIfWorthIt(): void {
