@@ -142,6 +142,31 @@ export function describeConfig<S extends SettingsSpec>(spec: S, config: ConfigOf
   return out;
 }
 
+/** The NATS settings every process reads . */
+export function natsSettings() {
+  return {
+    natsUrl: stringSetting({
+      env: "NATS_URL",
+      description: "NATS server URL(s), comma separated (tls://… for TLS)",
+      default: "nats://127.0.0.1:4222",
+    }),
+    natsToken: stringSetting({ env: "NATS_TOKEN", description: "NATS auth token", secret: true }),
+    natsUser: stringSetting({ env: "NATS_USER", description: "NATS user name (with NATS_PASSWORD)" }),
+    natsPassword: stringSetting({ env: "NATS_PASSWORD", description: "NATS password", secret: true }),
+    natsNkeySeedFile: stringSetting({ env: "NATS_NKEY_SEED_FILE", description: "file with the NATS NKey user seed" }),
+    natsCredsFile: stringSetting({
+      env: "NATS_CREDS_FILE",
+      description: "NATS credentials file (.creds: JWT and seed)",
+    }),
+    natsTlsCaFile: stringSetting({
+      env: "NATS_TLS_CA_FILE",
+      description: "CA bundle for the NATS server's certificate",
+    }),
+    natsTlsCertFile: stringSetting({ env: "NATS_TLS_CERT_FILE", description: "client certificate for NATS (PEM)" }),
+    natsTlsKeyFile: stringSetting({ env: "NATS_TLS_KEY_FILE", description: "client certificate's key for NATS (PEM)" }),
+  };
+}
+
 /** Settings every ragtune process understands. */
 export function commonSettings(service: string) {
   const upper = service.toUpperCase();
@@ -151,11 +176,7 @@ export function commonSettings(service: string) {
       description: `host:port the ${service} listens on (port 0: any free port)`,
       default: "127.0.0.1:0",
     }),
-    natsUrl: stringSetting({
-      env: "NATS_URL",
-      description: "NATS server URL(s), comma separated",
-      default: "nats://127.0.0.1:4222",
-    }),
+    ...natsSettings(),
     authToken: stringSetting({
       env: "RAGTUNE_AUTH_TOKEN",
       description: "bearer token every RPC must carry; empty: no auth",

@@ -16,3 +16,4 @@ export * from "./validation.js";
 export * from "./statistics.js";
 export * from "./statistics-paired.js";
 export * from "./wake.js";
+export * from "./nats-auth.js";

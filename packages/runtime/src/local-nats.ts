@@ -3,7 +3,7 @@
  * so a fresh machine needs nothing running by hand.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -61,6 +61,8 @@ export interface StartNatsOptions {
   storeDir?: string;
   /** Milliseconds to wait for the server to accept connections; default 10000. */
   readyTimeoutMs?: number;
+  /** Extra nats-server configuration (auth, TLS, …), written to a file next to the store. */
+  config?: string;
 }
 
 export async function startNatsServer(options: StartNatsOptions = {}): Promise<LocalNats> {
@@ -70,7 +72,13 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<L
   const port = options.port || (await freePort(host));
   const ownStore = !options.storeDir;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "ragtune-nats-"));
-  const child = spawn(binary, ["-a", host, "-p", String(port), "-js", "-sd", storeDir], {
+  const args = ["-a", host, "-p", String(port), "-js", "-sd", storeDir];
+  const confDir = options.config === undefined ? undefined : mkdtempSync(join(tmpdir(), "ragtune-nats-conf-"));
+  if (confDir) {
+    writeFileSync(join(confDir, "nats.conf"), options.config as string, { mode: 0o600 });
+    args.push("-c", join(confDir, "nats.conf"));
+  }
+  const child = spawn(binary, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -96,6 +104,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<L
         await exited;
       }
       if (ownStore) rmSync(storeDir, { recursive: true, force: true });
+      if (confDir) rmSync(confDir, { recursive: true, force: true });
     },
   };
 }

@@ -32,6 +32,7 @@ import { context, SpanKind, trace } from "@opentelemetry/api";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "./logger.js";
+import { describeNatsAuth, type NatsAuthOptions, natsConnectOptions } from "./nats-auth.js";
 import { extractTraceContext, injectTraceContext } from "./telemetry.js";
 
 export const EVENTS_STREAM = "RAGTUNE_EVENTS";
@@ -44,6 +45,8 @@ export interface NatsOptions {
   name: string;
   /** First-connect timeout, ms; default 3000. A process that cannot reach NATS at start fails fast. */
   connectTimeoutMs?: number;
+  /** Credentials and TLS; default none (a server without auth, e.g. the local one in tests). */
+  auth?: NatsAuthOptions;
   logger?: Logger;
 }
 
@@ -91,9 +94,13 @@ export async function ensureStream(jsm: JetStreamManager, config: Partial<Stream
 
 export async function connectNats(options: NatsOptions): Promise<NatsHandle> {
   let nc: NatsConnection;
+  const servers = options.url.split(",").map((s) => s.trim());
+  // Outside the try: a setting that names a missing file is a configuration error, not an unreachable server.
+  const auth = natsConnectOptions(options.auth ?? {}, servers);
   try {
     nc = await connect({
-      servers: options.url.split(",").map((s) => s.trim()),
+      ...auth,
+      servers,
       name: options.name,
       timeout: options.connectTimeoutMs ?? 3000,
       maxReconnectAttempts: -1,
@@ -102,6 +109,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsHandle> {
   } catch (error) {
     throw new NatsUnavailableError(options.url, error);
   }
+  options.logger?.info("NATS connected", { auth: describeNatsAuth(options.auth ?? {}) });
   let connected = true;
   void (async () => {
     for await (const status of nc.status()) {

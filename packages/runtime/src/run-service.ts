@@ -8,6 +8,7 @@ import { type ConfigOf, ConfigError, commonSettings, describeConfig, loadConfig,
 import type { ReadinessCheck } from "./health.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
 import { connectNats, type NatsHandle } from "./nats.js";
+import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { createServiceServer, type ServiceRegistration, type ServiceServer } from "./server.js";
 import { initTelemetry } from "./telemetry.js";
 
@@ -56,9 +57,11 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
   const ownSpec = options.settings ?? ({} as S);
   let config: ConfigOf<CommonSettings>;
   let own: ConfigOf<S>;
+  let natsAuth: NatsAuthOptions;
   try {
     config = loadConfig(commonSpec);
     own = loadConfig(ownSpec);
+    natsAuth = natsAuthFromConfig(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`ragtune-${options.name}: ${error.message}\n`);
@@ -73,8 +76,12 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
 
   let nats: NatsHandle;
   try {
-    nats = await connectNats({ url: config.natsUrl, name: `ragtune-${options.name}`, logger });
+    nats = await connectNats({ url: config.natsUrl, name: `ragtune-${options.name}`, auth: natsAuth, logger });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`ragtune-${options.name}: ${error.message}\n`);
+      process.exit(2);
+    }
     logger.error("cannot start without NATS", { error: (error as Error).message });
     process.stderr.write(`ragtune-${options.name}: ${(error as Error).message}\n`);
     await telemetry.shutdown();

@@ -4,17 +4,26 @@
  * validated and printed with secrets masked (a bad setting exits 2 naming it), NATS, then the worker; on
  * SIGTERM/SIGINT the worker stops first, NATS drains, and telemetry shuts down last so the final spans leave.
  */
-import { type ConfigOf, ConfigError, commonSettings, describeConfig, loadConfig, type Setting } from "./config.js";
+import {
+  type ConfigOf,
+  ConfigError,
+  commonSettings,
+  describeConfig,
+  loadConfig,
+  natsSettings,
+  type Setting,
+} from "./config.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
 import { connectNats, type NatsHandle } from "./nats.js";
+import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { initTelemetry } from "./telemetry.js";
 
 type SettingsSpec = Record<string, Setting<any>>;
 
-/** Settings every worker understands: NATS_URL and RAGTUNE_LOG_LEVEL, as for services. */
+/** Settings every worker understands: NATS_URL with its auth and TLS, and RAGTUNE_LOG_LEVEL, as for services. */
 export function workerSettings() {
-  const { natsUrl, logLevel } = commonSettings("worker");
-  return { natsUrl, logLevel };
+  const { logLevel } = commonSettings("worker");
+  return { ...natsSettings(), logLevel };
 }
 
 type WorkerSettings = ReturnType<typeof workerSettings>;
@@ -66,8 +75,10 @@ export async function runWorker<S extends SettingsSpec, W extends StartedWorker>
   const telemetry = initTelemetry({ serviceName: processName, env });
   const spec = { ...workerSettings(), ...(options.settings ?? ({} as S)) };
   let config: ConfigOf<WorkerSettings> & ConfigOf<S>;
+  let natsAuth: NatsAuthOptions;
   try {
     config = loadConfig(spec, env, argv) as ConfigOf<WorkerSettings> & ConfigOf<S>;
+    natsAuth = natsAuthFromConfig(config);
     options.validate?.(config);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -81,8 +92,12 @@ export async function runWorker<S extends SettingsSpec, W extends StartedWorker>
 
   let nats: NatsHandle | undefined;
   try {
-    nats = await connectNats({ url: config.natsUrl, name: processName, logger });
+    nats = await connectNats({ url: config.natsUrl, name: processName, auth: natsAuth, logger });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${processName}: ${error.message}\n`);
+      process.exit(2);
+    }
     const without = options.runsWithoutNats?.(config);
     if (without === undefined) {
       logger.error("cannot start without NATS", { error: (error as Error).message });
