@@ -1,6 +1,7 @@
 import { context, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { timingSafeEqual } from "node:crypto";
+import { recordRpcDuration } from "./metrics.js";
 import { extractTraceContext, injectTraceContext } from "./telemetry.js";
 
 /** Services left out of traces and auth: probes must work without credentials and must not flood traces. */
@@ -54,8 +55,21 @@ async function* iterateWithin<T>(ctx: Context, source: AsyncIterable<T>, done: (
   }
 }
 
-function endSpan(span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"]>, error?: unknown) {
+/** What the RPC duration histogram needs to record a call when its span ends. */
+interface CallTiming {
+  side: "server" | "client";
+  service: string;
+  method: string;
+  started: number;
+}
+
+function endSpan(
+  span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"]>,
+  timing: CallTiming,
+  error?: unknown,
+) {
   const code = error === undefined ? 0 : ConnectError.from(error).code;
+  recordRpcDuration(timing.side, (performance.now() - timing.started) / 1000, { ...timing, code });
   span.setAttribute("rpc.grpc.status_code", code);
   if (error !== undefined) {
     const err = ConnectError.from(error);
@@ -69,20 +83,21 @@ function endSpan(span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"
 async function callWithinSpan<R extends UnaryResponse | StreamResponse>(
   span: ReturnType<ReturnType<typeof trace.getTracer>["startSpan"]>,
   ctx: Context,
+  timing: CallTiming,
   call: () => Promise<R>,
 ): Promise<R> {
   let res: R;
   try {
     res = await context.with(ctx, call);
   } catch (error) {
-    endSpan(span, error);
+    endSpan(span, timing, error);
     throw error;
   }
   if (!res.stream) {
-    endSpan(span);
+    endSpan(span, timing);
     return res;
   }
-  return { ...res, message: iterateWithin(ctx, res.message, (error) => endSpan(span, error)) };
+  return { ...res, message: iterateWithin(ctx, res.message, (error) => endSpan(span, timing, error)) };
 }
 
 /** A SERVER span per RPC, child of the caller's span when its W3C trace context came in the metadata. */
@@ -104,7 +119,8 @@ export function createServerTracingInterceptor(tracerName: string): Interceptor 
       parent,
     );
     const ctx = trace.setSpan(parent, span);
-    return callWithinSpan(span, ctx, () => next(req));
+    const timing = { side: "server", service: req.service.typeName, method: req.method.name } as const;
+    return callWithinSpan(span, ctx, { ...timing, started: performance.now() }, () => next(req));
   };
 }
 
@@ -118,7 +134,8 @@ export function createClientTracingInterceptor(tracerName: string): Interceptor 
     });
     const ctx = trace.setSpan(context.active(), span);
     context.with(ctx, () => injectTraceContext((key, value) => req.header.set(key, value)));
-    return callWithinSpan(span, ctx, () => next(req));
+    const timing = { side: "client", service: req.service.typeName, method: req.method.name } as const;
+    return callWithinSpan(span, ctx, { ...timing, started: performance.now() }, () => next(req));
   };
 }
 

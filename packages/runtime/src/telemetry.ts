@@ -2,7 +2,10 @@
  * OpenTelemetry set-up, done once per process before the app starts.
  * Spans are always created (so trace ids reach logs, gRPC metadata and NATS headers); they are exported over
  * OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set (protobuf, or JSON
- * with OTEL_EXPORTER_OTLP_PROTOCOL=http/json).
+ * with OTEL_EXPORTER_OTLP_PROTOCOL=http/json). Metrics (./metrics.ts) go to the same endpoint whenever spans are
+ * exported (or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set), every OTEL_METRIC_EXPORT_INTERVAL ms (default 15000);
+ * OTEL_METRICS_EXPORTER=none turns them off. Without an endpoint no meter provider is registered and every
+ * instrument is the API's no-op.
  */
 import { type Attributes, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 
@@ -40,8 +43,10 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
   if (active) return active;
   const env = options.env ?? process.env;
   const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-  // Only traces are configured here; metrics and logs stay off unless the user asks for them by env.
-  process.env.OTEL_METRICS_EXPORTER ??= "none";
+  const exportingMetrics = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT);
+  // The SDK builds the OTLP metric reader from these (protocol and endpoint as for traces); logs stay off.
+  process.env.OTEL_METRICS_EXPORTER ??= exportingMetrics ? "otlp" : "none";
+  process.env.OTEL_METRIC_EXPORT_INTERVAL ??= "15000";
   process.env.OTEL_LOGS_EXPORTER ??= "none";
   // OTLP over HTTP: protobuf by default, JSON when OTEL_EXPORTER_OTLP(_TRACES)_PROTOCOL says http/json.
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "http/protobuf";

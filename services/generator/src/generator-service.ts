@@ -13,7 +13,15 @@ import {
   ListModelsResponseSchema,
   ServedModelSchema,
 } from "@ragtune/contracts/generator";
-import { invalidArgument, type Logger, notFound, recordSpanFailure, requirePresent, withSpan } from "@ragtune/runtime";
+import {
+  invalidArgument,
+  type Logger,
+  notFound,
+  recordLlmCall,
+  recordSpanFailure,
+  requirePresent,
+  withSpan,
+} from "@ragtune/runtime";
 import { type Span, trace } from "@opentelemetry/api";
 import type { GenerationBackend, GenerationInput, GenerationOutput, ResolvedModel } from "@ragtune/llamacpp";
 import { createTemplateRegistry, type TemplateRegistry } from "@ragtune/prompt";
@@ -173,6 +181,8 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
       "gen_ai.usage.input_tokens": output.inputTokens,
       "gen_ai.usage.output_tokens": output.outputTokens,
       "gen_ai.provider.name": backend.kind,
+      // The attribute gen_ai.provider.name replaced; many trace UIs still read only this one.
+      "gen_ai.system": backend.kind,
       "ragtune.generator.backend": backend.name,
       "ragtune.generator.backend_kind": backend.kind,
       "ragtune.generator.adapter": model.adapter,
@@ -181,6 +191,15 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
       "ragtune.generator.contexts_used": fitted.contexts.length,
       "ragtune.generator.truncated": fitted.truncated,
       "ragtune.generator.latency": latencySeconds,
+    });
+    recordLlmCall({
+      system: backend.kind,
+      model: model.baseModel,
+      adapter: model.adapter,
+      operation: "chat",
+      inputTokens: output.inputTokens,
+      outputTokens: output.outputTokens,
+      seconds: latencySeconds,
     });
     return create(GenerateResponseSchema, {
       answer: output.text,

@@ -5,22 +5,18 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { trainerSettings } from "./config.js";
 import { createTrainerEvents } from "./events/trainer-events.js";
-import { findPool, type ObjectReader, parseManifest, readManifestBytes } from "@ragtune/datasets";
+import { DEFAULT_RETRY_POLICY } from "./scheduler/job-lifecycle.js";
 import type { PlacementStrategy } from "./scheduler/placement.js";
 import { type SchedulerStores, TrainerScheduler } from "./scheduler/scheduler.js";
+import { createObjectReader, createPoolSizeReader, type ManifestLimits } from "./manifest-access.js";
 import { TrainerServiceImpl } from "./service.js";
+import { observeTrainerGauges } from "./telemetry/trainer-gauges.js";
 import { createKvRecordStore, openKvBucket } from "./store/kv-record-store.js";
 import { createKvPlacementLease } from "./store/placement-lease.js";
 
 type TrainerContext = ServiceContext<typeof trainerSettings>;
 
-/** Reads nats-obj://bucket/name through the Object Store. */
-export function createObjectReader(nats: NatsHandle): ObjectReader {
-  return async (bucket, name) => {
-    const store = await nats.objm.open(bucket);
-    return store.getBlob(name);
-  };
-}
+export { createObjectReader };
 
 export async function openTrainerStores(
   nats: NatsHandle,
@@ -44,15 +40,18 @@ export interface TrainerParts {
   placement?: PlacementStrategy;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Lost-node attempts a job may have before it fails for good. Default 3. */
+  maxLostAttempts?: number;
   bucketPrefix?: string;
   kvReplicas?: number;
+  /** Where job manifests may be read from besides the Object Store, and how much; default: the Object Store only. */
+  manifests?: ManifestLimits;
   /** How long a replica's placement lease lasts without renewal, ms. Default 3 heartbeat intervals. */
   leaseTtlMs?: number;
 }
 
 /** The scheduler on NATS KV with events on JetStream, started. */
 export async function createTrainerScheduler(parts: TrainerParts): Promise<TrainerScheduler> {
-  const readObject = createObjectReader(parts.nats);
   const prefix = parts.bucketPrefix ?? "ragtune_trainer";
   const leaseBucket = await openKvBucket(parts.nats.kvm, `${prefix}_lease`, { replicas: parts.kvReplicas });
   const scheduler = new TrainerScheduler({
@@ -69,15 +68,13 @@ export async function createTrainerScheduler(parts: TrainerParts): Promise<Train
     }),
     strategy: parts.placement,
     heartbeatIntervalMs: parts.heartbeatIntervalMs,
-    retryPolicy:
-      parts.retryBaseMs !== undefined
-        ? { baseBackoffMs: parts.retryBaseMs, maxBackoffMs: parts.retryMaxMs ?? 300_000 }
-        : undefined,
-    logger: parts.logger,
-    poolSize: async (ref) => {
-      const bytes = await readManifestBytes(ref.manifestUri, readObject);
-      return findPool(parseManifest(bytes), ref.pool).items.length;
+    retryPolicy: {
+      baseBackoffMs: parts.retryBaseMs ?? DEFAULT_RETRY_POLICY.baseBackoffMs,
+      maxBackoffMs: parts.retryMaxMs ?? DEFAULT_RETRY_POLICY.maxBackoffMs,
+      maxLostAttempts: parts.maxLostAttempts ?? DEFAULT_RETRY_POLICY.maxLostAttempts,
     },
+    logger: parts.logger,
+    poolSize: createPoolSizeReader(parts.nats, parts.manifests),
   });
   await scheduler.start();
   return scheduler;
@@ -92,11 +89,21 @@ export async function build(ctx: TrainerContext): Promise<BuiltService> {
     placement: ctx.config.placement as PlacementStrategy,
     retryBaseMs: ctx.config.retryBaseMs,
     retryMaxMs: ctx.config.retryMaxMs,
+    maxLostAttempts: ctx.config.maxLostAttempts,
     bucketPrefix: ctx.config.bucketPrefix,
     kvReplicas: ctx.config.kvReplicas,
+    manifests: {
+      roots: ctx.config.manifestRoots,
+      maxBytes: ctx.config.manifestMaxBytes,
+      timeoutMs: ctx.config.manifestTimeoutMs,
+    },
   });
+  const stopGauges = observeTrainerGauges(scheduler);
   return {
     services: [{ service: TrainerService, impl: new TrainerServiceImpl(scheduler) }],
-    onShutdown: () => scheduler.stop(),
+    onShutdown: () => {
+      stopGauges();
+      return scheduler.stop();
+    },
   };
 }

@@ -3,7 +3,7 @@
  * attributes (operation, system, request model and parameters, response model, token usage).
  */
 import { SpanKind } from "@opentelemetry/api";
-import { withSpan } from "@ragtune/runtime";
+import { recordLlmCall, withSpan } from "@ragtune/runtime";
 import type { JudgeBackend } from "../judge-backend.js";
 
 const TRACER = "ragtune.judge";
@@ -19,6 +19,7 @@ export function createTracedBackend(backend: JudgeBackend): JudgeBackend {
         // The attribute gen_ai.provider.name replaced; many trace UIs still read only this one.
         "gen_ai.system": backend.system,
         "gen_ai.request.model": requestModel,
+        "ragtune.adapter": request.model.adapter,
         "gen_ai.request.temperature": request.temperature,
         "gen_ai.request.max_tokens": request.maxTokens,
         "gen_ai.request.choice.count": request.n,
@@ -30,7 +31,17 @@ export function createTracedBackend(backend: JudgeBackend): JudgeBackend {
         `chat ${requestModel}`,
         attributes,
         async (span) => {
+          const started = performance.now();
           const completion = await backend.complete(request, signal);
+          recordLlmCall({
+            system: backend.system,
+            model: request.model.baseModel,
+            adapter: request.model.adapter,
+            operation: "chat",
+            inputTokens: completion.inputTokens,
+            outputTokens: completion.outputTokens,
+            seconds: (performance.now() - started) / 1000,
+          });
           span.setAttributes({
             "gen_ai.response.model": completion.model,
             "gen_ai.usage.input_tokens": completion.inputTokens,
