@@ -30,6 +30,14 @@ export const trainerSettings = {
     min: 0,
     integer: true,
   }),
+  maxLostAttempts: numberSetting({
+    env: "TRAINER_MAX_LOST_ATTEMPTS",
+    description: "attempts a job may lose to lost nodes (crashed or silent agents); one more fails it",
+    default: 3,
+    min: 0,
+    max: 100,
+    integer: true,
+  }),
   bucketPrefix: stringSetting({
     env: "TRAINER_BUCKET_PREFIX",
     description: "prefix of the KV buckets holding jobs, nodes and adapters",

@@ -44,6 +44,23 @@ describe("job lifecycle", () => {
     assert.equal(job.gpuIndex, undefined);
   });
 
+  it("fails a job whose node was lost more often than maxLostAttempts allows, saying why", () => {
+    const job = running(3);
+    const lost = { failureClass: FailureClass.NODE_LOST, message: "node n1 stopped heartbeating" };
+    const capped = { ...policy, maxLostAttempts: 2 };
+    for (let i = 1; i <= 2; i++) {
+      assert.equal(failAttempt(job, lost, context, 0, capped).final, false);
+      assert.equal(job.state, JobState.QUEUED);
+      placeJob(job, { nodeId: "n1", gpuIndex: 0 });
+      startAttempt(job, 0);
+    }
+    assert.deepEqual(failAttempt(job, lost, context, 5, capped), { changed: true, final: true });
+    assert.equal(job.state, JobState.FAILED);
+    assert.equal(job.lostAttempts, 3);
+    assert.equal(job.failureClass, FailureClass.NODE_LOST);
+    assert.match(job.error, /node n1 stopped heartbeating \(node lost 3 times, more than the 2 allowed\)/);
+  });
+
   it("retries transient failures with doubling backoff up to max_attempts", () => {
     const job = running(3);
     failAttempt(job, { failureClass: FailureClass.TRANSIENT, message: "x" }, context, 10_000, policy);

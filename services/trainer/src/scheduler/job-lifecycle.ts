@@ -11,9 +11,20 @@ export interface RetryPolicy {
   baseBackoffMs: number;
   /** Upper bound of that delay, ms. */
   maxBackoffMs: number;
+  /**
+   * Attempts a job may lose to a lost node before it fails for good: a job that makes every node it runs on stop
+   * heartbeating (or crash) would otherwise be requeued forever. Default 3.
+   */
+  maxLostAttempts?: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseBackoffMs: 5_000, maxBackoffMs: 300_000 };
+export const DEFAULT_MAX_LOST_ATTEMPTS = 3;
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  baseBackoffMs: 5_000,
+  maxBackoffMs: 300_000,
+  maxLostAttempts: DEFAULT_MAX_LOST_ATTEMPTS,
+};
 
 export const TERMINAL_STATES = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
 
@@ -106,7 +117,7 @@ function failForGood(job: Job, nowMs: number) {
 
 /**
  * Applies a failed (or lost) attempt by its class:
- * - NODE_LOST: requeued at once; does not use up an attempt.
+ * - NODE_LOST: requeued at once; does not use up an attempt, but more than `maxLostAttempts` lost ones fail the job.
  * - USER_ERROR: failed at once.
  * - OUT_OF_MEMORY: requeued for GPUs larger than the one that ran out, if any is registered; uses an attempt.
  * - TRANSIENT (and anything unclassified): requeued after exponential backoff until max_attempts is used up.
@@ -126,6 +137,12 @@ export function failAttempt(
   if (failureClass === FailureClass.NODE_LOST) {
     // A job that never started on the lost node just goes back; one that ran lost its attempt, not its budget.
     if (job.state === JobState.RUNNING) job.lostAttempts += 1;
+    const maxLost = policy.maxLostAttempts ?? DEFAULT_MAX_LOST_ATTEMPTS;
+    if (job.lostAttempts > maxLost) {
+      job.error = `${failure.message} (node lost ${job.lostAttempts} times, more than the ${maxLost} allowed)`;
+      failForGood(job, nowMs);
+      return { changed: true, final: true };
+    }
     job.retryTime = undefined;
     requeue(job);
     return { changed: true, final: false };

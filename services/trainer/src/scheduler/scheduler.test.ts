@@ -106,6 +106,27 @@ describe("TrainerScheduler", () => {
     await scheduler.stop();
   });
 
+  it("stops requeueing a job whose nodes keep getting lost: FAILED with the reason once the cap is passed", async () => {
+    const { scheduler, clock, subjects } = createTestScheduler({
+      retryPolicy: { baseBackoffMs: 1000, maxBackoffMs: 8000, maxLostAttempts: 1 },
+    });
+    await scheduler.start({ timers: false });
+    await scheduler.registerNode(gpuNode("a", [24]));
+    await scheduler.submit(peftSubmit("doomed"));
+    for (const round of [1, 2]) {
+      assert.equal((await scheduler.acquire("a", 0))?.attempt, round);
+      clock.ms += 3500; // a silent for 3.5 heartbeat periods
+      assert.deepEqual(await scheduler.checkLiveness(), ["a"]);
+      await scheduler.registerNode(gpuNode("a", [24])); // the node comes back without the job
+    }
+    const job = scheduler.getJob("doomed");
+    assert.equal(job.state, JobState.FAILED);
+    assert.equal(job.lostAttempts, 2);
+    assert.match(job.error, /node a stopped heartbeating \(node lost 2 times, more than the 1 allowed\)/);
+    assert.equal(subjects().filter((s) => s === "job.failed").length, 2);
+    await scheduler.stop();
+  });
+
   it("publishes the adapter once when the current attempt succeeds, and acknowledges a repeated report", async () => {
     const { scheduler, subjects } = createTestScheduler();
     await scheduler.start({ timers: false });
