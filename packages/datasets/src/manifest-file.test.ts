@@ -59,6 +59,15 @@ describe("split manifest file", () => {
     const json = JSON.parse(Buffer.from(serializeManifest(manifest)).toString("utf8"));
     assert.throws(() => parseManifest(JSON.stringify({ ...json, version: 2 })), /version 2 is not supported/);
     assert.throws(() => parseManifest("{"), /not JSON/);
+    // Whatever a wrong file holds stays out of the message: V8's own quotes the text it choked on.
+    assert.throws(
+      () => parseManifest("root:x:0:0:root:/root:/bin/bash\n"),
+      (error: Error) => /not JSON/.test(error.message) && !error.message.includes("root:x"),
+    );
+    assert.throws(
+      () => parseManifest(JSON.stringify({ ...json, version: "secret-value" })),
+      (error: Error) => /does not match/.test(error.message) && !error.message.includes("secret-value"),
+    );
     json.pools.eval.items[1].answer = "";
     assert.throws(
       () => parseManifest(JSON.stringify(json)),
@@ -72,11 +81,14 @@ describe("split manifest file", () => {
       const path = join(dir, "split.json");
       const bytes = await writeManifest(path, manifest);
       const ref = { manifestUri: path, pool: "finetune-4", manifestSha256: sha256Hex(bytes) };
-      const { pool } = await loadTrainingPool(ref);
+      const { pool } = await loadTrainingPool(ref, { roots: [dir] });
       assert.equal(pool.items[0].contexts[0].sourceId, contexts.get(pool.items[0].id)?.[0].sourceId);
-      await assert.rejects(loadTrainingPool({ ...ref, manifestSha256: "0".repeat(64) }), ManifestError);
       await assert.rejects(
-        loadTrainingPool({ ...ref, pool: "finetune-9" }),
+        loadTrainingPool({ ...ref, manifestSha256: "0".repeat(64) }, { roots: [dir] }),
+        ManifestError,
+      );
+      await assert.rejects(
+        loadTrainingPool({ ...ref, pool: "finetune-9" }, { roots: [dir] }),
         /pool "finetune-9" is not in the manifest/,
       );
     } finally {

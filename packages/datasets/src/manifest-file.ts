@@ -13,6 +13,14 @@ export class ManifestError extends Error {
   override name = "ManifestError";
 }
 
+/** A decoding error without the value it quotes ("… from JSON: <value>"); an unknown key's name is kept. */
+function withoutValues(error: Error): string {
+  const unknownKey = /key "[^"]{0,64}" is unknown/.exec(error.message);
+  return unknownKey
+    ? error.message.slice(0, unknownKey.index + unknownKey[0].length)
+    : error.message.replace(/(from JSON):.*$/s, "$1");
+}
+
 /** The file's bytes: the JSON mapping (camelCase names, fields at their default left out), indented, newline. */
 export function serializeManifest(manifest: SplitManifest): Uint8Array {
   return Buffer.from(`${JSON.stringify(toJson(SplitManifestSchema, manifest), null, 2)}\n`);
@@ -27,13 +35,17 @@ export function parseManifest(data: Uint8Array | string): SplitManifest {
   try {
     json = JSON.parse(typeof data === "string" ? data : Buffer.from(data).toString("utf8"));
   } catch (error) {
-    throw new ManifestError(`manifest is not JSON: ${(error as Error).message}`);
+    // V8's message quotes the text it choked on: a file that is no manifest must not be echoed to the submitter.
+    const at = /position (\d+)/.exec((error as Error).message);
+    throw new ManifestError(`manifest is not JSON${at ? ` (at byte ${at[1]})` : ""}`);
   }
   let manifest: SplitManifest;
   try {
     manifest = fromJson(SplitManifestSchema, json as Parameters<typeof fromJson>[1]);
   } catch (error) {
-    throw new ManifestError(`manifest does not match ragtune.datasets.v1.SplitManifest: ${(error as Error).message}`);
+    throw new ManifestError(
+      `manifest does not match ragtune.datasets.v1.SplitManifest: ${withoutValues(error as Error)}`,
+    );
   }
   if (manifest.version !== MANIFEST_VERSION) {
     throw new ManifestError(`manifest version ${manifest.version} is not supported (${MANIFEST_VERSION})`);

@@ -1,15 +1,40 @@
 /**
- * Where a training job's manifest comes from (nats-obj://bucket/name, http(s)://, file:// or a path) and the pool
- * it trains on: what the trainer checks at submission and its node agents load before training.
+ * Where a training job's manifest comes from and the pool it trains on: what the trainer checks at submission and
+ * its node agents load before training. A manifest is a nats-obj://bucket/name object or a file under an
+ * allow-listed root; nothing else is read (no http(s)://: a submitter must not make the trainer fetch a URL), and
+ * every read is bounded in bytes and time. Messages name the URI and the rule, never the content.
  */
-import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { FileAccessError, readBoundedFile, resolveUnderRoots, withDeadline } from "./bounded-read.js";
 import type { ManifestPool, SplitManifest } from "./manifest.js";
 import { ManifestError, parseManifest } from "./manifest-file.js";
 import { sha256Hex } from "./text.js";
 
-/** Reads bytes behind a nats-obj:// URI (wired to the NATS Object Store by the caller); null: no such object. */
-export type ObjectReader = (bucket: string, name: string) => Promise<Uint8Array | null>;
+/**
+ * Reads bytes behind a nats-obj:// URI (wired to the NATS Object Store by the caller); null: no such object.
+ * An object larger than maxBytes must be refused without reading it (ManifestAccessError).
+ */
+export type ObjectReader = (bucket: string, name: string, maxBytes: number) => Promise<Uint8Array | null>;
+
+/** A manifest URI this reader may not read (scheme, root, file type, size, deadline). */
+export class ManifestAccessError extends ManifestError {
+  override name = "ManifestAccessError";
+}
+
+export const DEFAULT_MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MANIFEST_TIMEOUT_MS = 30_000;
+
+/** What a manifest may be read from. */
+export interface ManifestAccess {
+  readObject?: ObjectReader;
+  /**
+   * Folders whose files may be read as manifests. An empty list: the object store only (the trainer's default).
+   * "any": any regular file, for a node agent that runs only jobs its trainer admitted under the trainer's roots.
+   */
+  roots: readonly string[] | "any";
+  maxBytes?: number;
+  timeoutMs?: number;
+}
 
 /** Splits nats-obj://bucket/name. */
 export function parseObjectUri(uri: string): { bucket: string; name: string } | undefined {
@@ -17,25 +42,50 @@ export function parseObjectUri(uri: string): { bucket: string; name: string } | 
   return match ? { bucket: match[1], name: decodeURIComponent(match[2]) } : undefined;
 }
 
-export async function readManifestBytes(uri: string, readObject?: ObjectReader): Promise<Uint8Array> {
+/** The local path a file manifest URI names (a path or file://); undefined for any other scheme. */
+function localPath(uri: string): string | undefined {
+  if (uri.startsWith("file://")) {
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return undefined;
+    }
+  }
+  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(uri) ? undefined : uri;
+}
+
+export async function readManifestBytes(uri: string, access: ManifestAccess): Promise<Uint8Array> {
+  const maxBytes = access.maxBytes ?? DEFAULT_MANIFEST_MAX_BYTES;
+  const timeoutMs = access.timeoutMs ?? DEFAULT_MANIFEST_TIMEOUT_MS;
   const object = parseObjectUri(uri);
   if (object) {
-    if (!readObject) throw new ManifestError(`${uri}: no NATS object store is configured`);
-    const data = await readObject(object.bucket, object.name);
+    if (!access.readObject) throw new ManifestError(`${uri}: no NATS object store is configured`);
+    const data = await withDeadline(access.readObject(object.bucket, object.name, maxBytes), timeoutMs, uri);
     if (!data) throw new ManifestError(`${uri}: no such object`);
+    if (data.length > maxBytes)
+      throw new ManifestAccessError(`${uri}: larger than the manifest limit of ${maxBytes} bytes`);
     return data;
   }
-  if (/^https?:\/\//.test(uri)) {
-    const response = await fetch(uri);
-    if (response.status === 404) throw new ManifestError(`${uri}: not found (HTTP 404)`);
-    if (!response.ok) throw new Error(`${uri}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+  const path = localPath(uri);
+  if (path === undefined) {
+    throw new ManifestAccessError(`${uri}: manifests are read from nats-obj:// objects or allow-listed folders only`);
   }
-  const path = uri.startsWith("file://") ? fileURLToPath(uri) : uri;
+  const allowed = access.roots === "any" ? path : await resolveUnderRoots(path, access.roots);
+  if (!allowed) {
+    const roots = access.roots as readonly string[];
+    throw new ManifestAccessError(
+      roots.length
+        ? `${uri}: not under an allow-listed manifest folder (${roots.join(", ")})`
+        : `${uri}: no manifest folder is allow-listed here; publish the manifest to the NATS object store (nats-obj://)`,
+    );
+  }
   try {
-    return await readFile(path);
+    return await readBoundedFile(allowed, uri, { maxBytes, timeoutMs, what: "manifest" });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ManifestError(`${uri}: no such file`);
+    if (error instanceof FileAccessError) throw new ManifestAccessError(error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ManifestError(`${uri}: no such file`);
+    if (code === "EACCES" || code === "EISDIR") throw new ManifestAccessError(`${uri}: not readable (${code})`);
     throw error;
   }
 }
@@ -54,9 +104,9 @@ export function findPool(manifest: SplitManifest, pool: string): ManifestPool {
  */
 export async function loadTrainingPool(
   ref: { manifestUri: string; pool: string; manifestSha256: string },
-  readObject?: ObjectReader,
+  access: ManifestAccess,
 ): Promise<{ manifest: SplitManifest; pool: ManifestPool; manifestSha256: string }> {
-  const bytes = await readManifestBytes(ref.manifestUri, readObject);
+  const bytes = await readManifestBytes(ref.manifestUri, access);
   const actual = sha256Hex(bytes);
   if (ref.manifestSha256 && ref.manifestSha256.toLowerCase() !== actual) {
     throw new ManifestError(`manifest sha256 is ${actual}, the job expects ${ref.manifestSha256}`);

@@ -42,7 +42,7 @@ const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
 async function measureSubmitToStart(nats: NatsHandle, dir: string, rounds = 40) {
   const manifest = await writeManifest(dir);
-  const scheduler = await createTrainerScheduler({ nats, bucketPrefix: "bench_latency" });
+  const scheduler = await createTrainerScheduler({ nats, bucketPrefix: "bench_latency", manifests: { roots: [dir] } });
   const server = createServiceServer({
     name: "trainer",
     services: [{ service: TrainerService, impl: new TrainerServiceImpl(scheduler) }],

@@ -1,4 +1,5 @@
 import { numberSetting, stringSetting } from "@ragtune/runtime";
+import { manifestSettings } from "./manifest-access.js";
 
 /** The trainer's own settings (the runtime adds TRAINER_ADDR, NATS_URL, auth, shutdown, log level). */
 export const trainerSettings = {
@@ -52,4 +53,5 @@ export const trainerSettings = {
     max: 5,
     integer: true,
   }),
+  ...manifestSettings,
 };

@@ -122,6 +122,7 @@ describe("crash recovery across processes", { timeout: 150_000 }, () => {
       TRAINER_ADDR: `127.0.0.1:${trainerPort}`,
       NATS_URL: nats.url,
       TRAINER_HEARTBEAT_INTERVAL_MS: "300",
+      TRAINER_MANIFEST_ROOTS: dir,
     };
     const agentEnv = (nodeId: string) => ({
       TRAINER_URL: `http://127.0.0.1:${trainerPort}`,

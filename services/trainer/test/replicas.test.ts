@@ -31,7 +31,13 @@ describe("two trainer replicas", () => {
   });
 
   it("share jobs, and concurrent placement passes never put two jobs on one GPU", async () => {
-    const options = { nats, bucketPrefix: "replicas", heartbeatIntervalMs: 60_000, leaseTtlMs: 500 };
+    const options = {
+      nats,
+      bucketPrefix: "replicas",
+      heartbeatIntervalMs: 60_000,
+      leaseTtlMs: 500,
+      manifests: { roots: [dir] },
+    };
     const [a, b] = [await createTrainerScheduler(options), await createTrainerScheduler(options)];
     const stores = await openTrainerStores(nats, "replicas");
     try {

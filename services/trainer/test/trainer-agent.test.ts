@@ -41,7 +41,14 @@ interface RunningTrainer {
 }
 
 async function startTrainer(nats: NatsHandle, addr = "127.0.0.1:0"): Promise<RunningTrainer> {
-  const scheduler = await createTrainerScheduler({ nats, heartbeatIntervalMs: 300, retryBaseMs: 50, retryMaxMs: 200 });
+  const scheduler = await createTrainerScheduler({
+    nats,
+    heartbeatIntervalMs: 300,
+    retryBaseMs: 50,
+    retryMaxMs: 200,
+    // The fixture manifests are files in a temporary folder.
+    manifests: { roots: [tmpdir()] },
+  });
   const server = createServiceServer({
     name: "trainer",
     services: [{ service: TrainerService, impl: new TrainerServiceImpl(scheduler) }],

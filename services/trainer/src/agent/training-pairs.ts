@@ -27,7 +27,11 @@ export function toTrainingPair(item: ManifestItem): TrainingPair {
   };
 }
 
-/** Loads and verifies the pairs; a wrong checksum, missing pool or size mismatch is the submitter's error. */
+/**
+ * Loads and verifies the pairs; a wrong checksum, missing pool or size mismatch is the submitter's error. An agent
+ * reads the manifest its trainer admitted (an object, or a file under the trainer's allow-listed folders): any
+ * regular file within the byte and time limits, never a URL.
+ */
 export async function loadTrainingPairs(
   spec: JobSpec,
   readObject?: ObjectReader,
@@ -35,7 +39,7 @@ export async function loadTrainingPairs(
   const ref = spec.trainingData;
   if (!ref) throw userError("the job has no training_data");
   try {
-    const { pool, manifestSha256 } = await loadTrainingPool(ref, readObject);
+    const { pool, manifestSha256 } = await loadTrainingPool(ref, { readObject, roots: "any" });
     if (ref.size && ref.size > pool.items.length) {
       throw userError(`training_data.size ${ref.size} is larger than pool "${ref.pool}" (${pool.items.length} pairs)`);
     }

@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { TrainingDataRef } from "@ragtune/contracts/common";
 import { type Job, type JobSpec, JobSchema, JobState, type SubmitJobRequest } from "@ragtune/contracts/trainer";
-import { ManifestError } from "@ragtune/datasets";
+import { ManifestAccessError, ManifestError } from "@ragtune/datasets";
 import { failedPrecondition, injectTraceContext, invalidArgument, type Logger } from "@ragtune/runtime";
 import { CPU_JOB_HOST_BYTES, estimateTrainingMemory, formatBytes } from "../estimate/memory-estimate.js";
 import { effectiveBatchSize, needsGpu, resolveExecutor } from "../spec/job-spec.js";
@@ -37,6 +37,7 @@ export async function admitJob(
     try {
       poolSize = await parts.poolSize(spec.trainingData);
     } catch (error) {
+      if (error instanceof ManifestAccessError) throw invalidArgument("spec.training_data.manifest_uri", error.message);
       if (error instanceof ManifestError) throw invalidArgument("spec.training_data", error.message);
       // Only a manifest that was read and is wrong refuses the job; one this process cannot read (a path only
       // the agents see, the Object Store down) is left to the agent that trains on it.
