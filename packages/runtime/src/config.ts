@@ -179,8 +179,13 @@ export function commonSettings(service: string) {
     ...natsSettings(),
     authToken: stringSetting({
       env: "RAGTUNE_AUTH_TOKEN",
-      description: "bearer token every RPC must carry; empty: no auth",
+      description: "bearer token every RPC must carry; empty: no auth, allowed on loopback or with RAGTUNE_INSECURE",
       secret: true,
+    }),
+    insecure: booleanSetting({
+      env: "RAGTUNE_INSECURE",
+      description: "serve without RAGTUNE_AUTH_TOKEN on a non-loopback address (also --insecure); logged as a warning",
+      default: false,
     }),
     shutdownGraceMs: numberSetting({
       env: "RAGTUNE_SHUTDOWN_GRACE_MS",

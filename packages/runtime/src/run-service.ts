@@ -10,6 +10,7 @@ import { createLogger, type Logger, type LogLevel } from "./logger.js";
 import { connectNats, type NatsHandle } from "./nats.js";
 import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { createServiceServer, type ServiceRegistration, type ServiceServer } from "./server.js";
+import { checkServeAuth, insecureFlag, type ServeAuthMode } from "./serve-policy.js";
 import { initTelemetry } from "./telemetry.js";
 
 type SettingsSpec = Record<string, Setting<any>>;
@@ -25,6 +26,8 @@ export interface BuiltService {
   services: ServiceRegistration[];
   /** Backends that must answer (NATS is always checked). */
   readiness?: ReadinessCheck[];
+  /** RPCs node agents call with their own credential ("<service type name>/<method>"). */
+  nodeMethods?: string[];
   /** Closes the service's backends; runs after in-flight calls drained, before NATS closes. */
   onShutdown?: () => Promise<void>;
 }
@@ -58,10 +61,17 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
   let config: ConfigOf<CommonSettings>;
   let own: ConfigOf<S>;
   let natsAuth: NatsAuthOptions;
+  let authMode: ServeAuthMode;
   try {
     config = loadConfig(commonSpec);
     own = loadConfig(ownSpec);
     natsAuth = natsAuthFromConfig(config);
+    // Before NATS: a server that would be open to other hosts does not get as far as connecting.
+    authMode = checkServeAuth({
+      addresses: [config.addr],
+      authToken: config.authToken,
+      insecure: config.insecure || insecureFlag(process.argv.slice(2)),
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`ragtune-${options.name}: ${error.message}\n`);
@@ -94,6 +104,8 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
     services: built.services,
     readiness: [{ name: "nats", check: () => nats.ping() }, ...(built.readiness ?? [])],
     authToken: config.authToken,
+    insecure: authMode === "insecure",
+    nodeMethods: built.nodeMethods,
     logger,
   });
   const address = await server.listen(config.addr);

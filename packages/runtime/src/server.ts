@@ -16,9 +16,11 @@ import type net from "node:net";
 import { createHealthService, HealthState, type ReadinessCheck, ServingStatus } from "./health.js";
 import { withSpecGrpcMessage } from "./grpc-message.js";
 import { createHttp2StreamHandler } from "./h2-handler.js";
-import { createAuthInterceptor, createServerTracingInterceptor } from "./interceptors.js";
+import { createCallerAuthInterceptor } from "./caller-auth.js";
+import { createServerTracingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { createReflectionService } from "./reflection.js";
+import { checkServeAuth, logServeAuth } from "./serve-policy.js";
 
 export interface ServiceRegistration {
   service: DescService;
@@ -32,8 +34,15 @@ export interface ServiceServerOptions {
   services: ServiceRegistration[];
   /** Backends that must answer for the server to report SERVING. */
   readiness?: ReadinessCheck[];
-  /** When set, every RPC but health checks needs `authorization: Bearer <token>`. */
+  /**
+   * When set, every RPC but health checks needs `authorization: Bearer <token>` (or a node agent's credential on
+   * nodeMethods). When unset, listen() refuses a non-loopback address unless `insecure`.
+   */
   authToken?: string;
+  /** Serve without a token on non-loopback addresses (logged as a warning). */
+  insecure?: boolean;
+  /** "<service type name>/<method>" of the RPCs node agents call with their own credential. */
+  nodeMethods?: Iterable<string>;
   /** Server spans per RPC; default true. */
   tracing?: boolean;
   /** How often readiness is re-checked, ms; default 2000. */
@@ -94,7 +103,9 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     }),
   );
   const interceptors: Interceptor[] = [];
-  if (options.authToken) interceptors.push(createAuthInterceptor(options.authToken));
+  if (options.authToken) {
+    interceptors.push(createCallerAuthInterceptor({ token: options.authToken, nodeMethods: options.nodeMethods }));
+  }
   if (options.tracing !== false) interceptors.push(createServerTracingInterceptor(`ragtune.${options.name}`));
   interceptors.push(...(options.interceptors ?? []));
   const reflected = [...options.services.map((s) => s.service), Health, ServerReflection, ServerReflectionV1alpha];
@@ -152,6 +163,9 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       return httpAddress;
     },
     async listen(addr = "127.0.0.1:0", httpAddr?: string) {
+      const addresses = httpAddr ? [addr, httpAddr] : [addr];
+      const mode = checkServeAuth({ addresses, authToken: options.authToken, insecure: options.insecure });
+      logServeAuth(mode, options.logger, addresses);
       address = await listenOn(listener, addr);
       if (httpAddr) httpAddress = await listenOn(h1, httpAddr);
       await health.refresh();
