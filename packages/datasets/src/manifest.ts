@@ -15,6 +15,7 @@ import {
   SplitManifestSchema,
 } from "@ragtune/contracts/datasets";
 import type { DatasetSplit } from "./split.js";
+import { NEAR_DUPLICATE_JACCARD, nearDuplicatePairs, PAPER_GROUP_PREFIX } from "./split-groups.js";
 import { normalizeQuestion, sha256Hex } from "./text.js";
 import type { QaItem } from "./types.js";
 
@@ -30,8 +31,10 @@ export type ManifestSource = SourceFile;
 /** The split manifest format version this code writes and reads. */
 export const MANIFEST_VERSION = 1;
 
-export function itemHash(item: Pick<QaItem, "id" | "question" | "answer" | "answers" | "evidence">): string {
-  // Fixed key order makes the JSON canonical.
+export function itemHash(
+  item: Pick<QaItem, "id" | "question" | "answer" | "answers" | "evidence"> & { group?: string },
+): string {
+  // Fixed key order makes the JSON canonical; `group` only when set, so manifests written before it still verify.
   return sha256Hex(
     JSON.stringify({
       id: item.id,
@@ -39,6 +42,7 @@ export function itemHash(item: Pick<QaItem, "id" | "question" | "answer" | "answ
       answer: item.answer,
       answers: item.answers,
       evidence: item.evidence,
+      ...(item.group ? { group: item.group } : {}),
     }),
   );
 }
@@ -70,15 +74,19 @@ export interface CreateManifestOptions {
 export function createManifest(split: DatasetSplit, options: CreateManifestOptions = {}): SplitManifest {
   const pools: Record<string, ManifestPool> = {};
   for (const [name, pool] of Object.entries(split.pools)) {
-    const items = pool.items.map((item) => ({
-      id: item.id,
-      sha256: itemHash(item),
-      question: item.question,
-      answer: item.answer,
-      answers: item.answers,
-      evidence: item.evidence,
-      contexts: name === "eval" ? [] : [...(options.contexts?.get(item.id) ?? [])],
-    }));
+    const items = pool.items.map((item) => {
+      const group = split.paperGroups?.get(item.id) ?? "";
+      return {
+        id: item.id,
+        sha256: itemHash({ ...item, group }),
+        question: item.question,
+        answer: item.answer,
+        answers: item.answers,
+        evidence: item.evidence,
+        contexts: name === "eval" ? [] : [...(options.contexts?.get(item.id) ?? [])],
+        group,
+      };
+    });
     pools[name] = create(PoolSchema, {
       sha256: poolHash(items.map((i) => i.sha256)),
       requestedSize: pool.requestedSize,
@@ -105,9 +113,46 @@ export interface ManifestVerification {
 }
 
 /**
+ * Whether the split kept this item with its paper, so its wording is no leak: the same templated question about
+ * two papers asks two things. A Qasper manifest written before items carried their group was split by paper too.
+ */
+function paperGrouped(manifest: SplitManifest, item: ManifestItem): boolean {
+  return item.group.startsWith(PAPER_GROUP_PREFIX) || (!item.group && manifest.dataset === "qasper");
+}
+
+/**
+ * Evaluation items that straddle the split with a fine-tuning item: the same paper group on both sides, or
+ * (between items not grouped by paper, as the split compares them) questions whose word overlap reaches
+ * NEAR_DUPLICATE_JACCARD.
+ */
+function straddlingGroups(manifest: SplitManifest, train: ManifestItem[]): string[] {
+  const problems: string[] = [];
+  const evalItems = manifest.pools.eval?.items ?? [];
+  const trainGroups = new Set(train.map((item) => item.group).filter(Boolean));
+  evalItems.forEach((item, i) => {
+    if (item.group && trainGroups.has(item.group))
+      problems.push(`pools.eval.items[${i}] (${item.id}): group ${item.group} is also in a fine-tuning pool`);
+  });
+  const trainChecked = train.filter((item) => !paperGrouped(manifest, item));
+  const evalChecked = evalItems.flatMap((item, i) => (paperGrouped(manifest, item) ? [] : [{ item, i }]));
+  const questions = [...trainChecked.map((t) => t.question), ...evalChecked.map((e) => e.item.question)];
+  for (const [a, b] of nearDuplicatePairs(questions)) {
+    // Pairs come as i < j, so a straddling pair is a fine-tuning question (a) and an evaluation one (b).
+    if (a >= trainChecked.length || b < trainChecked.length) continue;
+    const { item, i } = evalChecked[b - trainChecked.length];
+    // The same question text is reported once, by the exact check.
+    if (normalizeQuestion(item.question) === normalizeQuestion(trainChecked[a].question)) continue;
+    problems.push(
+      `pools.eval.items[${i}] (${item.id}): question "${item.question}" is a near-duplicate (word overlap ≥ ${NEAR_DUPLICATE_JACCARD}) of fine-tuning item ${trainChecked[a].id} "${trainChecked[a].question}"`,
+    );
+  }
+  return problems;
+}
+
+/**
  * Proves a manifest is intact and leak-free: every hash recomputes, the fine-tuning pools are nested
- * (each smaller pool a prefix of the next), and the eval pool shares no item id, item hash or normalized
- * question text with any fine-tuning pool.
+ * (each smaller pool a prefix of the next), and the eval pool shares no item id, item hash, normalized
+ * question text, paper group or near-duplicate question with any fine-tuning pool.
  */
 export function verifyManifest(manifest: SplitManifest): ManifestVerification {
   const problems: string[] = [];
@@ -142,11 +187,13 @@ export function verifyManifest(manifest: SplitManifest): ManifestVerification {
     const trainIds = new Set<string>();
     const trainHashes = new Set<string>();
     const trainQuestions = new Set<string>();
+    const train = new Map<string, ManifestItem>();
     for (const [, pool] of finetune) {
       for (const item of pool.items) {
         trainIds.add(item.id);
         trainHashes.add(item.sha256);
         trainQuestions.add(normalizeQuestion(item.question));
+        train.set(item.id, item);
       }
     }
     pools.eval.items.forEach((item, i) => {
@@ -157,6 +204,7 @@ export function verifyManifest(manifest: SplitManifest): ManifestVerification {
         problems.push(`pools.eval.items[${i}]: question "${item.question}" is also asked in a fine-tuning pool`);
       }
     });
+    problems.push(...straddlingGroups(manifest, [...train.values()]));
   }
   return { ok: problems.length === 0, problems };
 }

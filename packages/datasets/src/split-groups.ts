@@ -9,6 +9,9 @@ import type { QaItem } from "./types.js";
 /** Word-overlap (Jaccard over lower-cased word sets) at or above which two questions are near-duplicates. */
 export const NEAR_DUPLICATE_JACCARD = 0.8;
 
+/** How a paper's group key starts; the manifest records it on the paper's items. */
+export const PAPER_GROUP_PREFIX = "paper_id:";
+
 export interface SplitGroup {
   /** What the group's place in the seeded order is hashed from: its paper, else its first question's text. */
   key: string;
@@ -98,6 +101,6 @@ export function splitGroups(items: readonly QaItem[]): SplitGroup[] {
       .filter(Boolean)
       .sort();
     const questions = members.map((m) => normalizeQuestion(m.question)).sort();
-    return { key: papers.length ? `paper_id:${papers[0]}` : questions[0], items: members };
+    return { key: papers.length ? `${PAPER_GROUP_PREFIX}${papers[0]}` : questions[0], items: members };
   });
 }

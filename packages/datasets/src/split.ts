@@ -1,4 +1,4 @@
-import { splitGroups } from "./split-groups.js";
+import { PAPER_GROUP_PREFIX, splitGroups } from "./split-groups.js";
 import { normalizeQuestion, sha256Hex } from "./text.js";
 import type { DatasetName, QaItem } from "./types.js";
 
@@ -33,6 +33,8 @@ export interface DatasetSplit {
   answerableOnly?: boolean;
   /** Items left out because none of their evidence documents is in the corpus. Absent: 0. */
   unanswerableQuestionsDropped?: number;
+  /** Item id → the paper group ("paper_id:<id>") it was kept with; items grouped by wording alone are absent. */
+  paperGroups?: ReadonlyMap<string, string>;
 }
 
 /** An item is answerable from the corpus when one of its evidence documents is in it. */
@@ -70,8 +72,13 @@ export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSpl
   const rank = (key: string) => sha256Hex(`${options.seed}\u0000${key}`);
   const byRank = <T>(entries: { rank: string; value: T }[]) =>
     entries.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0)).map((entry) => entry.value);
+  const grouped = splitGroups([...byQuestion.values()]);
+  const paperGroups = new Map<string, string>();
+  for (const group of grouped) {
+    if (group.key.startsWith(PAPER_GROUP_PREFIX)) for (const item of group.items) paperGroups.set(item.id, group.key);
+  }
   const groups = byRank(
-    splitGroups([...byQuestion.values()]).map((group) => ({
+    grouped.map((group) => ({
       rank: rank(group.key),
       value: byRank(group.items.map((item) => ({ rank: rank(normalizeQuestion(item.question)), value: item }))),
     })),
@@ -100,5 +107,6 @@ export function splitDataset(items: QaItem[], options: SplitOptions): DatasetSpl
     duplicateQuestionsDropped: duplicates,
     answerableOnly: Boolean(options.answerableIn),
     unanswerableQuestionsDropped: items.length - answerable.length,
+    paperGroups,
   };
 }
