@@ -3,6 +3,7 @@ import { AdapterSchema, JobSchema, NodeSchema } from "@ragtune/contracts/trainer
 import type { BuiltService, Logger, NatsHandle, ServiceContext } from "@ragtune/runtime";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { NODE_AGENT_METHODS } from "./agent-auth.js";
 import type { trainerSettings } from "./config.js";
 import { createTrainerEvents } from "./events/trainer-events.js";
 import { DEFAULT_RETRY_POLICY } from "./scheduler/job-lifecycle.js";
@@ -13,6 +14,7 @@ import { TrainerServiceImpl } from "./service.js";
 import { observeTrainerGauges } from "./telemetry/trainer-gauges.js";
 import { createKvRecordStore, openKvBucket } from "./store/kv-record-store.js";
 import { createKvPlacementLease } from "./store/placement-lease.js";
+import { createKvSlotClaims } from "./store/slot-claims.js";
 
 type TrainerContext = ServiceContext<typeof trainerSettings>;
 
@@ -61,6 +63,7 @@ export async function createTrainerScheduler(parts: TrainerParts): Promise<Train
       `trainer@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
       parts.leaseTtlMs ?? 3 * (parts.heartbeatIntervalMs ?? 5000),
     ),
+    slots: createKvSlotClaims(leaseBucket),
     events: createTrainerEvents({
       publish: (subject, schema, message) => parts.nats.publishEvent(subject, schema, message),
       source: `trainer@${hostname()}`,
@@ -101,6 +104,7 @@ export async function build(ctx: TrainerContext): Promise<BuiltService> {
   const stopGauges = observeTrainerGauges(scheduler);
   return {
     services: [{ service: TrainerService, impl: new TrainerServiceImpl(scheduler) }],
+    nodeMethods: NODE_AGENT_METHODS,
     onShutdown: () => {
       stopGauges();
       return scheduler.stop();

@@ -19,7 +19,7 @@ import {
   type TrainerService,
   WatchJobResponseSchema,
 } from "@ragtune/contracts/trainer";
-import { invalidArgument } from "@ragtune/runtime";
+import { invalidArgument, requireNodeCaller } from "@ragtune/runtime";
 import type { TrainerScheduler } from "./scheduler/scheduler.js";
 import { checkId, validateAcquire, validateListJobs, validateRegister } from "./validation.js";
 
@@ -33,8 +33,12 @@ function requireId(field: string, value: string) {
 export class TrainerServiceImpl implements ServiceImpl<typeof TrainerService> {
   constructor(private readonly scheduler: TrainerScheduler) {}
 
-  async registerNode(request: Parameters<ServiceImpl<typeof TrainerService>["registerNode"]>[0]) {
+  async registerNode(
+    request: Parameters<ServiceImpl<typeof TrainerService>["registerNode"]>[0],
+    context: HandlerContext,
+  ) {
     validateRegister(request);
+    requireNodeCaller(context, request.node!.nodeId);
     const node = await this.scheduler.registerNode(request.node!);
     return create(RegisterNodeResponseSchema, {
       node,
@@ -42,8 +46,9 @@ export class TrainerServiceImpl implements ServiceImpl<typeof TrainerService> {
     });
   }
 
-  async heartbeat(request: Parameters<ServiceImpl<typeof TrainerService>["heartbeat"]>[0]) {
+  async heartbeat(request: Parameters<ServiceImpl<typeof TrainerService>["heartbeat"]>[0], context: HandlerContext) {
     requireId("node_id", request.nodeId);
+    requireNodeCaller(context, request.nodeId);
     const running = [...request.runningJobIds, request.runningJobId].filter(Boolean);
     const cancelJobIds = await this.scheduler.heartbeat(request.nodeId, request.gpus, running);
     return create(HeartbeatResponseSchema, { cancelJobIds });
@@ -83,13 +88,15 @@ export class TrainerServiceImpl implements ServiceImpl<typeof TrainerService> {
 
   async acquireJob(request: Parameters<ServiceImpl<typeof TrainerService>["acquireJob"]>[0], context: HandlerContext) {
     validateAcquire(request);
+    requireNodeCaller(context, request.nodeId);
     const waitSeconds = request.waitSeconds || DEFAULT_ACQUIRE_WAIT_SECONDS;
     const job = await this.scheduler.acquire(request.nodeId, waitSeconds * 1000, context.signal);
     return create(AcquireJobResponseSchema, { job, trainingDataUri: job?.spec?.trainingData?.manifestUri ?? "" });
   }
 
-  async reportJob(request: Parameters<ServiceImpl<typeof TrainerService>["reportJob"]>[0]) {
+  async reportJob(request: Parameters<ServiceImpl<typeof TrainerService>["reportJob"]>[0], context: HandlerContext) {
     requireId("node_id", request.nodeId);
+    requireNodeCaller(context, request.nodeId);
     requireId("job_id", request.jobId);
     if (request.report.case === undefined)
       throw invalidArgument("report", "is required (progress, succeeded or failed)");

@@ -50,7 +50,17 @@ export const agentOwnSettings = {
     integer: true,
   }),
   openaiApiKey: stringSetting({ env: "OPENAI_API_KEY", description: "API key for hosted fine-tuning", secret: true }),
-  authToken: stringSetting({ env: "RAGTUNE_AUTH_TOKEN", description: "bearer token for the trainer", secret: true }),
+  agentToken: stringSetting({
+    env: "RAGTUNE_AGENT_TOKEN",
+    description: "this node's own credential for the trainer (ragtune-node:<node id>:<hmac>; deploy/README.md)",
+    secret: true,
+  }),
+  authToken: stringSetting({
+    env: "RAGTUNE_AUTH_TOKEN",
+    description:
+      "the trainer's shared token, from which the agent derives its node credential (prefer RAGTUNE_AGENT_TOKEN)",
+    secret: true,
+  }),
 };
 
 /** Every setting the agent process reads. */

@@ -14,6 +14,7 @@ import { createOpenAiExecutor } from "./executors/openai.js";
 import { createPeftExecutor } from "./executors/peft.js";
 import { peftTestStandInFromEnv } from "./executors/peft-test-stand-in.js";
 import { probeGpus } from "./gpu-probe.js";
+import { agentCredential } from "./agent-credential.js";
 import { NodeAgent } from "./node-agent.js";
 
 export interface RunningAgent {
@@ -33,6 +34,7 @@ export async function runAgent(
     validate: (config) => {
       peftTestStandInFromEnv(env); // refused (exit 2) outside NODE_ENV=test
       if (!config.trainerUrl) throw new ConfigError("TRAINER_URL", "is required (the trainer's gRPC base URL)");
+      agentCredential(config);
       if (config.executors?.includes("openai") && !config.openaiBaseUrl && !config.openaiApiKey) {
         throw new ConfigError("OPENAI_API_KEY", "is required by the openai executor (or set OPENAI_BASE_URL)");
       }
@@ -41,6 +43,12 @@ export async function runAgent(
     runsWithoutNats: (config) => (config.adapterDir ? "nats-obj:// manifests cannot be read" : undefined),
     start: async ({ config, nats, logger }) => {
       const trainerUrl = config.trainerUrl as string;
+      const credential = agentCredential(config);
+      if (credential.derivedFromSharedToken) {
+        logger.warn(
+          "node credential derived from the shared RAGTUNE_AUTH_TOKEN; give this agent RAGTUNE_AGENT_TOKEN only",
+        );
+      }
       // In tests only: the PEFT stand-in, which trains nothing, and a pretend GPU for it.
       const standIn = peftTestStandInFromEnv(env);
       const gpuProbe = standIn ? async () => standIn.gpus : probeGpus;
@@ -64,8 +72,8 @@ export async function runAgent(
         ? createDirectoryAdapterStorage(config.adapterDir)
         : createObjectStoreAdapterStorage(nats!.objm, config.adapterBucket);
       const agent = new NodeAgent({
-        client: createServiceClient(TrainerService, trainerUrl, { authToken: config.authToken }),
-        nodeId: config.nodeId || undefined,
+        client: createServiceClient(TrainerService, trainerUrl, { authToken: credential.token }),
+        nodeId: credential.nodeId,
         executors,
         probeGpus: gpus.length ? gpuProbe : undefined,
         storage,
