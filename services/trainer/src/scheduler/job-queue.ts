@@ -8,7 +8,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Job, JobSchema, JobState } from "@ragtune/contracts/trainer";
 import { notFound, unavailable, waitForWake } from "@ragtune/runtime";
 import { RecordCache } from "../store/record-cache.js";
-import { type RecordStore, RevisionConflictError } from "../store/record-store.js";
+import { type RecordStore, RevisionConflictError, type Versioned } from "../store/record-store.js";
 import { isActive, isTerminal } from "./job-lifecycle.js";
 
 /** Conflicting writes tolerated before a change gives up (another replica keeps winning). */
@@ -56,6 +56,16 @@ export class JobQueue {
     return this.records.get(jobId)?.value;
   }
 
+  /** The cached job with the revision it was read at. */
+  cachedRecord(jobId: string): Versioned<Job> | undefined {
+    return this.records.get(jobId);
+  }
+
+  /** Reads the job from the store now (another replica may have changed it since the cache last heard). */
+  reread(jobId: string): Promise<Versioned<Job> | undefined> {
+    return this.records.reload(jobId);
+  }
+
   /** The cached job; NOT_FOUND when there is none. */
   get(jobId: string): Job {
     const record = this.records.get(jobId);
@@ -95,6 +105,29 @@ export class JobQueue {
         }
       }
       throw unavailable(`job "${jobId}" kept changing concurrently; try again`);
+    });
+  }
+
+  /**
+   * Applies `change` only if the stored job is still at `revision`, without re-reading and retrying on a
+   * conflict: for writes whose decision rests on what was read (placement, or fencing out a stale placer by
+   * moving a job's revision on). Returns whether it was written.
+   */
+  writeAt(jobId: string, revision: number, change: (job: Job) => boolean): Promise<{ job?: Job; changed: boolean }> {
+    return this.withLock(`job/${jobId}`, async () => {
+      const current = this.records.get(jobId);
+      if (!current || current.revision !== revision) return { changed: false };
+      const next = clone(JobSchema, current.value);
+      if (!change(next)) return { changed: false };
+      try {
+        const written = await this.store.update(jobId, next, revision);
+        this.records.apply({ value: next, revision: written });
+        return { job: next, changed: true };
+      } catch (error) {
+        if (!(error instanceof RevisionConflictError)) throw error;
+        await this.records.reload(jobId);
+        return { changed: false };
+      }
     });
   }
 

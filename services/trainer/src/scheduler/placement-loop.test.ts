@@ -5,6 +5,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Job, JobSchema, JobState, NodeSchema } from "@ragtune/contracts/trainer";
 import type { PlacementLease } from "../store/placement-lease.js";
 import { createMemoryRecordStore } from "../store/record-store.js";
+import { createMemorySlotClaims } from "../store/slot-claims.js";
 import { cpuNode, GIB, gpuNode } from "../testing/fixtures.js";
 import { JobQueue } from "./job-queue.js";
 import { NodeRegistry } from "./node-registry.js";
@@ -37,6 +38,7 @@ async function setUp(lease?: PlacementLease, jobStore = createMemoryRecordStore(
     strategy: "best-fit",
     now: () => clock.ms,
     lease,
+    slots: createMemorySlotClaims(),
     onError: (what, error) => errors.push(`${what}: ${error}`),
   });
   return { clock, jobs, nodes, loop, placed, errors };
@@ -99,6 +101,7 @@ describe("PlacementLoop", () => {
       ttlMs: 60_000,
       claim: async () => claims.shift() ?? "renewed",
       release: async () => void released++,
+      held: () => true,
     } as unknown as PlacementLease;
     const store = createMemoryRecordStore(JobSchema);
     const { jobs, nodes, loop, placed } = await setUp(lease, store);

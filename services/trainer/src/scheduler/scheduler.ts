@@ -26,6 +26,7 @@ import type { TrainerEvents } from "../events/trainer-events.js";
 import { sameSpec, withSpecDefaults } from "../spec/job-spec.js";
 import type { PlacementLease } from "../store/placement-lease.js";
 import type { RecordStore } from "../store/record-store.js";
+import { createMemorySlotClaims, type SlotClaims } from "../store/slot-claims.js";
 import { validateSubmit } from "../validation.js";
 import { AdapterRegistry, adapterOf } from "./adapter-registry.js";
 import { acquireJob } from "./agent-long-poll.js";
@@ -64,6 +65,8 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** With several trainer replicas: only the lease holder places jobs. Unset: this replica always places. */
   lease?: PlacementLease;
+  /** Slot claim records fencing each placement; shared by all replicas. Default: in this process's memory. */
+  slots?: SlotClaims;
   /** Size of a training pool, read from its manifest at submission; undefined when it cannot be read here. */
   poolSize?: (ref: TrainingDataRef) => Promise<number | undefined>;
 }
@@ -96,6 +99,7 @@ export class TrainerScheduler {
       strategy: options.strategy ?? "best-fit",
       now: this.now,
       lease: options.lease,
+      slots: options.slots ?? createMemorySlotClaims(),
       onError: (what, error) => this.logError(what, error),
     });
   }
