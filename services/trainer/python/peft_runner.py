@@ -70,6 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bench-steps", type=int, default=20)
     p.add_argument("--bench-seq-length", type=int, default=2048)
     p.add_argument("--bench-micro-batch-size", type=int, default=8)
+    p.add_argument("--bench-compile", action="store_true", help="torch.compile the model in --bench-mfu")
     args = p.parse_args(argv)
     validate_args(args)
     return args
@@ -331,6 +332,7 @@ def train(args) -> dict:
          device=str(device), dtype=str(dtype).replace("torch.", ""))
 
     model.train()
+    lengths: list[int] = []  # of every sequence trained on, for the model FLOPs
     step, micro, tokens, started = 0, 0, 0, time.perf_counter()
     last_loss = float("nan")
     rng = random.Random(args.seed)
@@ -347,6 +349,7 @@ def train(args) -> dict:
             out = model(input_ids=input_ids, attention_mask=attention, labels=labels)
             (out.loss / args.gradient_accumulation_steps).backward()
             tokens += int(attention.sum())
+            lengths.extend(len(ids) for ids, _ in batch)
             micro += 1
             last_loss = float(out.loss.detach())
             if micro % args.gradient_accumulation_steps == 0:
@@ -363,11 +366,57 @@ def train(args) -> dict:
                     break
         if step >= total_steps:
             break
+    if cuda:
+        torch.cuda.synchronize()
     runtime = time.perf_counter() - started
     if args.output:
         model.save_pretrained(args.output)
-    return {"train_loss": last_loss, "train_runtime_seconds": runtime, "train_steps": step,
-            "train_tokens_per_second": tokens / max(runtime, 1e-9), "trainable_parameters": trainable}
+    metrics = {"train_loss": last_loss, "train_runtime_seconds": runtime, "train_steps": step,
+               "train_tokens_per_second": tokens / max(runtime, 1e-9), "trainable_parameters": trainable}
+    if cuda:  # padding and gradient checkpointing's recomputation are work the FLOP count does not credit
+        flops = lora_train_flops(model.config, matmul_parameters(model), lengths)
+        metrics.update(utilisation(torch, flops, runtime, None))
+        metrics["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+    return metrics
+
+
+# Dense bf16 peak of the data sheets (no sparsity), for MFU on the usual convention; the measured matmul peak is
+# reported beside it.
+DATASHEET_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0}
+
+
+def datasheet_peak_tflops(gpu_name: str) -> float | None:
+    return next((v for k, v in DATASHEET_BF16_TFLOPS.items() if k in gpu_name), None)
+
+
+def matmul_parameters(model) -> int:
+    """Parameters that take part in matrix products: all but the input embedding (a lookup, no FLOPs)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    embedding = base.get_input_embeddings().weight.numel()
+    return sum(p.numel() for p in base.parameters()) - embedding
+
+
+def lora_train_flops(config, matmul_params: int, sequence_lengths: list[int]) -> float:
+    """Model FLOPs of LoRA training on a frozen base for these sequences: forward 2N and activation gradients 2N a
+    token (frozen weights get no weight gradient), plus attention scores and values, 4·layers·len·hidden a token
+    forward and twice that backward. The adapters' own FLOPs (rank ≪ hidden) are left out, as MFU conventions do."""
+    layers, hidden = config.num_hidden_layers, config.hidden_size
+    tokens = sum(sequence_lengths)
+    attention = sum(12 * layers * hidden * n * n for n in sequence_lengths)
+    return 4 * matmul_params * tokens + attention
+
+
+def utilisation(torch, flops: float, seconds: float, measured_peak: float | None) -> dict:
+    """Achieved model TFLOP/s and MFU against the data-sheet peak and against the measured matmul peak."""
+    achieved = flops / seconds / 1e12
+    gpu = torch.cuda.get_device_name(0)
+    sheet = datasheet_peak_tflops(gpu)
+    result = {"gpu": gpu, "model_tflops": achieved, "datasheet_bf16_tflops": sheet,
+              "mfu": achieved / sheet if sheet else None}
+    if measured_peak:
+        result["measured_bf16_peak_tflops"] = measured_peak
+        result["mfu_vs_measured_peak"] = achieved / measured_peak
+    return result
 
 
 def measure_bf16_peak_tflops(torch, size=8192, repeats=50) -> float:
@@ -392,26 +441,39 @@ def bench_mfu(args) -> dict:
         raise UserError("--bench-mfu needs a CUDA GPU")
     torch.manual_seed(args.seed)
     peak = measure_bf16_peak_tflops(torch)
-    config = tiny_llama_config(transformers, 32000, hidden=2048, layers=16, heads=32, kv_heads=8, inter=8192)
+    if args.base_model:  # a model directory (local_model.py builds one), else the runner's ~1B shape
+        model = transformers.AutoModelForCausalLM.from_pretrained(args.base_model, torch_dtype=torch.bfloat16)
+        config = model.config
+    else:
+        config = tiny_llama_config(transformers, 32000, hidden=2048, layers=16, heads=32, kv_heads=8, inter=8192)
+        with torch.device("cuda"):  # random initialisation of 1B parameters takes seconds on the GPU, not a minute
+            model = transformers.LlamaForCausalLM(config)
     config._attn_implementation = "sdpa"
-    model = transformers.LlamaForCausalLM(config).to("cuda", torch.bfloat16)
+    model = model.to("cuda", torch.bfloat16)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
     n_params = sum(p.numel() for p in model.parameters())
     model = get_peft_model(model, LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=0.0,
                                              target_modules=target_modules(args.target_modules),
                                              task_type="CAUSAL_LM"))
+    matmul_params = matmul_parameters(model)
+    forward = torch.compile(model) if args.bench_compile else model
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
     b, s = args.bench_micro_batch_size, args.bench_seq_length
-    data = torch.randint(3, 32000, (b, s), device="cuda")
+    data = torch.randint(3, config.vocab_size, (b, s), device="cuda")
 
     def step():
-        out = model(input_ids=data, labels=data)
+        out = forward(input_ids=data, labels=data)
         out.loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    warm_started = time.perf_counter()
     for _ in range(3):
         step()
     torch.cuda.synchronize()
+    warmup_seconds = time.perf_counter() - warm_started
     start = time.perf_counter()
     for i in range(args.bench_steps):
         step()
@@ -419,23 +481,21 @@ def bench_mfu(args) -> dict:
             emit("progress", step=i + 1, total_steps=args.bench_steps)
     torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
-    tokens_per_second = b * s * args.bench_steps / elapsed
-    # Model FLOPs of LoRA on a frozen base: forward 2N and the activation gradients 2N per token (no weight
-    # gradients for frozen weights), plus attention scores and values (2·2·layers·s·hidden forward, twice that
-    # backward). The 6N convention of full fine-tuning is printed beside it for comparison with other reports.
-    attention = 12 * config.num_hidden_layers * s * config.hidden_size
-    lora_flops_per_token = 4 * n_params + attention
-    achieved = tokens_per_second * lora_flops_per_token / 1e12
+    flops = lora_train_flops(config, matmul_params, [s] * b * args.bench_steps)
     return {
         "parameters": n_params,
+        "matmul_parameters": matmul_params,
         "micro_batch_size": b,
         "seq_length": s,
-        "tokens_per_second": tokens_per_second,
-        "measured_bf16_peak_tflops": peak,
-        "model_tflops": achieved,
-        "mfu": achieved / peak,
-        "mfu_6n_convention": tokens_per_second * (6 * n_params + attention) / 1e12 / peak,
-        "gpu": torch.cuda.get_device_name(0),
+        "target_modules": args.target_modules,
+        "compiled": args.bench_compile,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "warmup_seconds": warmup_seconds,
+        "tokens_per_second": b * s * args.bench_steps / elapsed,
+        **utilisation(torch, flops, elapsed, peak),
+        # 6N, the convention of full fine-tuning, for comparison with reports that use it.
+        "mfu_6n_convention": (flops + 2 * matmul_params * b * s * args.bench_steps) / elapsed / 1e12 /
+        (datasheet_peak_tflops(torch.cuda.get_device_name(0)) or peak),
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
     }
 

@@ -75,7 +75,7 @@ const tinyllama: ModelShape = {
 };
 /** The random-initialised ~1B llama of the PEFT runner's --bench-mfu mode. */
 const llama1b: ModelShape = {
-  parameters: 1.24e9,
+  parameters: 1.1e9,
   layers: 16,
   hidden: 2048,
   intermediate: 8192,
