@@ -15,7 +15,6 @@ import { observeTrainerGauges } from "./telemetry/trainer-gauges.js";
 import { createKvRecordStore, openKvBucket } from "./store/kv-record-store.js";
 import { createKvPlacementLease } from "./store/placement-lease.js";
 import { createKvSlotClaims } from "./store/slot-claims.js";
-import { createKvSlotClaims } from "./store/slot-claims.js";
 
 type TrainerContext = ServiceContext<typeof trainerSettings>;
 
@@ -64,7 +63,6 @@ export async function createTrainerScheduler(parts: TrainerParts): Promise<Train
       `trainer@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
       parts.leaseTtlMs ?? 3 * (parts.heartbeatIntervalMs ?? 5000),
     ),
-    slots: createKvSlotClaims(leaseBucket),
     slots: createKvSlotClaims(leaseBucket),
     events: createTrainerEvents({
       publish: (subject, schema, message) => parts.nats.publishEvent(subject, schema, message),
