@@ -13,10 +13,19 @@ export class DatasetFormatError extends Error {
   }
 }
 
+/**
+ * Why a download failed: the host could not be reached (offline, DNS, refused), it answered an HTTP error, the
+ * transfer broke off (the .part file is kept for the next run), the bytes did not match their pin, or the dataset
+ * cannot be fetched at all (BioASQ: registration).
+ */
+export type DownloadFailure = "unreachable" | "http" | "interrupted" | "checksum" | "manual" | "local";
+
 /** A dataset could not be fetched or did not verify. */
 export class DatasetDownloadError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: DownloadFailure;
+  constructor(message: string, options?: { cause?: unknown; reason?: DownloadFailure }) {
     super(message, options);
     this.name = "DatasetDownloadError";
+    this.reason = options?.reason ?? "local";
   }
 }

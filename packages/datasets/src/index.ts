@@ -9,6 +9,7 @@ export * from "./manifest-source.js";
 export * from "./nq.js";
 export * from "./prepare-split.js";
 export * from "./qasper.js";
+export * from "./resumable-fetch.js";
 export * from "./sources.js";
 export * from "./split.js";
 export * from "./split-groups.js";

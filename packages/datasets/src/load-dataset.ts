@@ -18,7 +18,7 @@ function pick(files: string[], pattern: RegExp, what: string, path: string): str
 
 /**
  * Loads a dataset from a file or a folder (e.g. the download cache). Folders: BioASQ reads every .json;
- * NQ the first *.jsonl(.gz); NQ-open its NQ-open*.jsonl questions (dev preferred) and *oracle*.jsonl(.gz);
+ * NQ its simplified*.jsonl(.gz), else the first other *.jsonl(.gz); NQ-open its NQ-open*.jsonl questions (dev preferred) and *oracle*.jsonl(.gz);
  * Qasper its *dev*.json (else the first .json).
  */
 export async function loadDataset(dataset: DatasetName, path: string): Promise<LoadedDataset> {
@@ -27,7 +27,16 @@ export async function loadDataset(dataset: DatasetName, path: string): Promise<L
     case "bioasq":
       return loadBioAsq(path);
     case "nq":
-      return loadNaturalQuestions(pick(files, /\.jsonl(\.gz)?$/, "NQ simplified .jsonl", path));
+      // The folder may also hold NQ-open's files (both read from nq/): the simplified file first.
+      return loadNaturalQuestions(
+        files.find((f) => /simplified[^/]*\.jsonl(\.gz)?$/.test(f)) ??
+          pick(
+            files.filter((f) => !/(NQ-open[^/]*|oracle[^/]*)$/.test(f)),
+            /\.jsonl(\.gz)?$/,
+            "NQ simplified .jsonl",
+            path,
+          ),
+      );
     case "nq-open": {
       const oracle = files.find((f) => /oracle.*\.jsonl(\.gz)?$/.test(f));
       const questions =
