@@ -39,7 +39,18 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
     logger: ctx.logger,
     events: ctx.nats,
     leaseFor: (experimentId) => createKvLease(leases, experimentId, holder, config.leaseTtlMs),
+    retry: {
+      attempts: config.retryAttempts,
+      baseBackoffMs: config.retryBaseMs,
+      maxBackoffMs: config.retryMaxMs,
+      totalMs: config.retryTotalMs,
+      callTimeoutMs: config.callTimeoutMs,
+      streamTimeoutMs: config.streamTimeoutMs,
+    },
+    maxAdoptions: config.maxAdoptions,
   });
+  // A promise the runner forgot to await must not end the process and every run it holds: it is logged.
+  process.on("unhandledRejection", (reason) => ctx.logger.error("unhandled rejection", { error: String(reason) }));
   const resumed = await runner.resumeInterrupted();
   if (resumed.length) ctx.logger.info("resumed interrupted experiments", { experiments: resumed });
   runner.adoptOrphanedRuns(config.leaseTtlMs);

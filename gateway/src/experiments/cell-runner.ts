@@ -1,16 +1,24 @@
-/** Runs one cell: fine-tune (unless base), answer every evaluation question, judge every answer. */
-import type { Client } from "@connectrpc/connect";
+/**
+ * Runs one cell: fine-tune (unless base), answer every evaluation question, judge every answer. Answers go to
+ * the judge in batches as they come, so a cell's generation and judging overlap, and every call waits only for
+ * its own backend's slots (shared by the cells of the run), never for another cell.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { ExperimentSpec } from "@ragtune/contracts/gateway";
 import type { GeneratorService } from "@ragtune/contracts/generator";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/contracts/judge";
 import { FailureClass, type Job, JobState, type TrainerService } from "@ragtune/contracts/trainer";
+import { isAbstention, type QaItem } from "@ragtune/datasets";
 import type { Logger } from "@ragtune/runtime";
-import { isAbstention } from "@ragtune/datasets";
 import { judgedRecords } from "./answer-records.js";
+import { BackendLimits } from "./backend-limits.js";
+import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy, sleep } from "./call-retries.js";
 import type { CellResult } from "./cell-results.js";
 import type { Cell } from "./cells.js";
-import { poolName, type PreparedDataset } from "./dataset-preparation.js";
+import { type PreparedDataset, poolName } from "./dataset-preparation.js";
+import { DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
+import type { StageCounter } from "./stage-progress.js";
 
 export interface CellClients {
   trainer: Client<typeof TrainerService>;
@@ -20,23 +28,62 @@ export interface CellClients {
 
 export class CellFailedError extends Error {}
 
+/** Answers per ScoreBatch call. */
 const JUDGE_BATCH = 50;
-const GENERATE_CONCURRENCY = 8;
 
-async function fineTune(
-  experimentId: string,
-  cell: Cell,
-  spec: ExperimentSpec,
-  prepared: PreparedDataset,
-  clients: CellClients,
-  signal: AbortSignal,
-  onStage: (stage: string) => void,
-): Promise<{ adapterId: string; trainedOn: number; executor: string }> {
+/** Codes that say this cell's request itself is wrong (a model or adapter the backend refuses): retrying cannot help. */
+const CELL_FAULTS = new Set([Code.InvalidArgument, Code.NotFound, Code.FailedPrecondition, Code.OutOfRange]);
+
+export interface CellRunOptions {
+  experimentId: string;
+  cell: Cell;
+  spec: ExperimentSpec;
+  prepared: PreparedDataset;
+  clients: CellClients;
+  signal: AbortSignal;
+  logger: Logger;
+  onStage: (stage: string) => void;
+  /** Slots per backend, shared by the run's cells; default: this cell's own, from the spec. */
+  limits?: BackendLimits;
+  progress?: StageCounter;
+  /** Backoff of a job watch re-attached after the trainer went away. */
+  retry?: RetryPolicy;
+}
+
+/** A job id from the cell key: only the characters job ids allow, and a hash suffix when it must be shortened. */
+function jobIdOf(experimentId: string, cell: Cell): string {
+  return `${experimentId}.${cell.key}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
+}
+
+/** Follows a job to its end, re-attaching when the stream breaks (a trainer restarting) or ends early. */
+async function watchToEnd(options: CellRunOptions, jobId: string): Promise<Job | undefined> {
+  const policy = options.retry ?? DEFAULT_RETRY_POLICY;
+  let job: Job | undefined;
+  for (let retry = 0; ; retry++) {
+    try {
+      for await (const update of options.clients.trainer.watchJob({ jobId }, { signal: options.signal })) {
+        job = update.job;
+        retry = 0; // the trainer answers again: a later break starts the backoff afresh
+      }
+      if (job && [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes(job.state)) return job;
+      // Ended before the job did: the trainer shut its streams down cleanly for a restart.
+    } catch (error) {
+      if (options.signal.aborted || !isRetryable(error)) throw error;
+    }
+    if (retry + 1 >= policy.attempts) return job;
+    const delayMs = backoffMs(policy, retry);
+    options.logger.warn("re-attaching to a fine-tune job", { job: jobId, delayMs });
+    await sleep(delayMs, options.signal);
+  }
+}
+
+async function fineTune(options: CellRunOptions): Promise<{ adapterId: string; trainedOn: number; executor: string }> {
+  const { cell, spec, prepared, clients, signal } = options;
   const pool = poolName(cell.size);
   const trainedOn = prepared.poolSizes[pool] ?? 0;
   if (trainedOn === 0) throw new CellFailedError(`${prepared.name} has no questions left for pool ${pool}`);
   const h = cell.hyperparameters!;
-  const jobId = `${experimentId}.${cell.key}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
+  const jobId = jobIdOf(options.experimentId, cell);
   await clients.trainer.submitJob(
     {
       jobId,
@@ -62,10 +109,9 @@ async function fineTune(
     },
     { signal },
   );
-  onStage(`fine-tune ${cell.key} (job ${jobId})`);
-  // The stream ends by itself once the job ends; reading it to the end closes the call (and its span) cleanly.
-  let job: Job | undefined;
-  for await (const update of clients.trainer.watchJob({ jobId }, { signal })) job = update.job;
+  options.onStage(`fine-tune ${cell.key} (job ${jobId})`);
+  const job = await watchToEnd(options, jobId);
+  options.progress?.add("train", 1);
   if (job?.state === JobState.SUCCEEDED)
     return { adapterId: job.adapterId, trainedOn, executor: job.spec?.executor ?? "" };
   if (job && (job.state === JobState.FAILED || job.state === JobState.CANCELLED)) {
@@ -73,77 +119,139 @@ async function fineTune(
       `fine-tune job ${jobId} ${JobState[job.state]}${job.failureClass ? ` (${FailureClass[job.failureClass]})` : ""}: ${job.error}`,
     );
   }
-  throw new CellFailedError(`fine-tune job ${jobId}: watch ended before the job finished`);
+  // The trainer kept going away: not the cell's fault, so the run stops (resumable) rather than fail the cell.
+  throw new Error(`fine-tune job ${jobId}: the trainer did not report the job's end; resume the run to re-attach`);
 }
 
-export async function runCell(options: {
-  experimentId: string;
-  cell: Cell;
-  spec: ExperimentSpec;
-  prepared: PreparedDataset;
-  clients: CellClients;
-  signal: AbortSignal;
-  logger: Logger;
-  onStage: (stage: string) => void;
-}): Promise<CellResult> {
-  const { cell, spec, prepared, clients, signal } = options;
-  const tuned =
-    cell.size > 0
-      ? await fineTune(options.experimentId, cell, spec, prepared, clients, signal, options.onStage)
-      : { adapterId: "", trainedOn: 0, executor: "" };
+/** Sampling and prompt settings of the spec, with the defaults of a spec stored before it had them. */
+function generationSettings(spec: ExperimentSpec) {
+  const sampling = spec.generation?.sampling;
+  return {
+    sampling: {
+      temperature: sampling?.temperature ?? 0,
+      topP: sampling?.topP ?? 0,
+      maxTokens: sampling?.maxTokens || DEFAULT_MAX_TOKENS,
+      seed: sampling?.seed || spec.seed,
+      stop: sampling?.stop ?? [],
+    },
+    templateId: spec.generation?.templateId ?? "",
+    truncation: spec.generation?.truncation ?? 0,
+  };
+}
 
-  options.onStage(`generate ${cell.key}`);
+function scoreItem(prepared: PreparedDataset, item: QaItem, answer: string): MessageInitShape<typeof ScoreItemSchema> {
+  return {
+    itemId: item.id,
+    question: item.question,
+    answer,
+    contexts: (prepared.contexts.get(item.id) ?? []).map((c) => c.text),
+    referenceAnswer: item.answer,
+    // Every acceptable answer (NQ-open's list, Qasper's annotators): the judge takes the best match over them.
+    referenceAnswers: item.answers,
+    referenceEvidence: item.evidence,
+  };
+}
+
+/** A refusal of this cell's own request becomes a cell failure; anything else stops the run (resumable). */
+function asCellFailure(what: string, error: unknown): unknown {
+  const e = ConnectError.from(error);
+  return CELL_FAULTS.has(e.code) ? new CellFailedError(`${what}: ${e.message}`) : error;
+}
+
+export async function runCell(options: CellRunOptions): Promise<CellResult> {
+  const { cell, spec, prepared, clients, signal } = options;
+  const limits = options.limits ?? new BackendLimits(spec);
+  const tuned = cell.size > 0 ? await fineTune(options) : { adapterId: "", trainedOn: 0, executor: "" };
+
+  options.onStage(`generate and judge ${cell.key}`);
+  const settings = generationSettings(spec);
+  const items = prepared.evalItems;
   const answers = new Map<string, string>();
+  const judged: ScoreResponse[][] = []; // per batch, in item order: the records come out the same however calls interleave
   let latency = 0;
   let outputTokens = 0;
-  const queue = [...prepared.evalItems];
-  await Promise.all(
-    Array.from({ length: GENERATE_CONCURRENCY }, async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) {
-        const res = await clients.generator.generate(
+  const generateLimit = limits.for("generate", cell.model.backend);
+  const judgeLimit = limits.for("judge", spec.judge?.model?.backend ?? "");
+  const judging: Promise<void>[] = [];
+  const answeredInBatch = new Map<number, number>();
+
+  let judgeFailure: unknown;
+  const judgeBatch = (batch: number) => {
+    const slice = items.slice(batch * JUDGE_BATCH, (batch + 1) * JUDGE_BATCH);
+    const request = {
+      items: slice.map((item) => scoreItem(prepared, item, answers.get(item.id) ?? "")),
+      criteria: spec.criteria,
+      judge: spec.judge,
+    };
+    const call = judgeLimit
+      .run(() => clients.judge.scoreBatch(request, { signal }))
+      .then(
+        (res) => {
+          judged[batch] = res.results;
+          options.progress?.add("judge", slice.length);
+        },
+        (error) => {
+          judgeFailure ??= asCellFailure(`judging ${cell.key}`, error);
+          throw judgeFailure;
+        },
+      );
+    call.catch(() => {}); // awaited below, once generation is over; until then not an unhandled rejection
+    judging.push(call);
+  };
+
+  // Workers take questions in order; a batch goes to the judge as soon as its last answer is in.
+  let next = 0;
+  const generateOne = async (index: number) => {
+    const item = items[index];
+    const res = await generateLimit
+      .run(() =>
+        clients.generator.generate(
           {
             question: item.question,
             contexts: prepared.contexts.get(item.id) ?? [],
             model: { baseModel: cell.model.baseModel, backend: cell.model.backend, adapter: tuned.adapterId },
-            sampling: { temperature: 0, maxTokens: 256, seed: spec.seed },
+            ...settings,
           },
           { signal },
-        );
-        // Qasper's reference for a question its paper does not answer is "Unanswerable": a model saying so in
-        // other words gave that answer.
-        const abstained = prepared.abstentionAnswer && isAbstention(res.answer);
-        answers.set(item.id, abstained ? prepared.abstentionAnswer! : res.answer);
-        latency += res.latencySeconds;
-        outputTokens += res.usage?.outputTokens ?? 0;
-      }
+        ),
+      )
+      .catch((error) => {
+        throw asCellFailure(`generating ${cell.key}`, error);
+      });
+    // Qasper's reference for a question its paper does not answer is "Unanswerable": a model saying so in
+    // other words gave that answer.
+    const abstained = prepared.abstentionAnswer && isAbstention(res.answer);
+    answers.set(item.id, abstained ? prepared.abstentionAnswer! : res.answer);
+    latency += res.latencySeconds;
+    outputTokens += res.usage?.outputTokens ?? 0;
+    options.progress?.add("generate", 1);
+    const batch = Math.floor(index / JUDGE_BATCH);
+    const size = Math.min(JUDGE_BATCH, items.length - batch * JUDGE_BATCH);
+    const answered = (answeredInBatch.get(batch) ?? 0) + 1;
+    answeredInBatch.set(batch, answered);
+    if (answered === size) judgeBatch(batch);
+  };
+  // Enough workers to fill the backend's slots even when the adaptive limit grows; the limit does the pacing.
+  const workers = Math.min(items.length, Math.max(generateLimit.limit * 2, 16));
+  const generated = await Promise.allSettled(
+    Array.from({ length: workers }, async () => {
+      for (let index = next++; index < items.length && !judgeFailure; index = next++) await generateOne(index);
     }),
   );
+  // Judge calls already sent settle before this cell ends, even when generation failed.
+  const settled = [...generated, ...(await Promise.allSettled(judging))];
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw failed.reason;
 
-  options.onStage(`judge ${cell.key}`);
   const scores: CellResult["scores"] = {};
   const failedRepeats: Record<string, number> = {};
-  const judged: ScoreResponse[] = []; // kept whole: answers.jsonl exports every repeat's score and rationale
-  for (let start = 0; start < prepared.evalItems.length; start += JUDGE_BATCH) {
-    const batch = prepared.evalItems.slice(start, start + JUDGE_BATCH);
-    const items: MessageInitShape<typeof ScoreItemSchema>[] = batch.map((item) => ({
-      itemId: item.id,
-      question: item.question,
-      answer: answers.get(item.id) ?? "",
-      contexts: (prepared.contexts.get(item.id) ?? []).map((c) => c.text),
-      referenceAnswer: item.answer,
-      // Every acceptable answer (NQ-open's list, Qasper's annotators): the judge takes the best match over them.
-      referenceAnswers: item.answers,
-      referenceEvidence: item.evidence,
-    }));
-    const res = await clients.judge.scoreBatch({ items, criteria: spec.criteria, judge: spec.judge }, { signal });
-    judged.push(...res.results);
-    for (const result of res.results) {
-      for (const score of result.scores) {
-        failedRepeats[score.criterion] = (failedRepeats[score.criterion] ?? 0) + score.failedRepeats;
-        if (!score.spread || score.spread.n === 0) continue; // every repeat failed: no score, counted above
-        scores[result.itemId] ??= {};
-        scores[result.itemId][score.criterion] = score.spread.mean;
-      }
+  const results = judged.flat();
+  for (const result of results) {
+    for (const score of result.scores) {
+      failedRepeats[score.criterion] = (failedRepeats[score.criterion] ?? 0) + score.failedRepeats;
+      if (!score.spread || score.spread.n === 0) continue; // every repeat failed: no score, counted above
+      scores[result.itemId] ??= {};
+      scores[result.itemId][score.criterion] = score.spread.mean;
     }
   }
   return {
@@ -159,9 +267,9 @@ export async function runCell(options: {
     executor: tuned.executor,
     scores,
     failedRepeats,
-    generationLatencySeconds: prepared.evalItems.length ? latency / prepared.evalItems.length : 0,
+    generationLatencySeconds: items.length ? latency / items.length : 0,
     outputTokens,
     finishTime: new Date().toISOString(),
-    ...judgedRecords({ cell, prepared, adapterId: tuned.adapterId, answers, judged }),
+    ...judgedRecords({ cell, prepared, adapterId: tuned.adapterId, answers, judged: results }),
   };
 }

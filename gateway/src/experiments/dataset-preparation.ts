@@ -67,6 +67,8 @@ export async function prepareDataset(options: {
   /** Publishes the manifest for the trainer's agents; without one, jobs reference the local file. */
   manifests?: ManifestStore;
   signal: AbortSignal;
+  /** Questions retrieved so far, of how many: the run's progress. */
+  onRetrieved?: (done: number, total: number) => void;
 }): Promise<PreparedDataset> {
   const { spec, dataset, retriever, signal } = options;
   const loaded = await loadDataset(dataset.format as DatasetName, dataset.paths[0]);
@@ -94,6 +96,7 @@ export async function prepareDataset(options: {
           item.id,
           res.results.map((r) => ({ text: r.chunk?.text ?? "", sourceId: r.chunk?.id ?? "", score: r.score })),
         );
+        options.onRetrieved?.(contexts.size, wanted.size);
       }
     }),
   );

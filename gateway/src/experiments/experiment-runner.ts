@@ -1,6 +1,8 @@
 /**
- * Runs experiments in the gateway process: cell after cell, each result stored as it finishes, so a cancelled,
- * failed or interrupted run resumes where it stopped without redoing finished cells.
+ * Runs experiments in the gateway process. A dataset's cells run at once as soon as it is prepared: fine-tunes
+ * go to the trainer together (it spreads them over its GPUs) while the base cells and every finished fine-tune
+ * are evaluated, each call waiting only for its backend's slots. Each result is stored as it finishes, so a
+ * cancelled, failed or interrupted run resumes where it stopped without redoing finished cells.
  * One trace per run: the run's span is the parent of every call it makes.
  */
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -10,12 +12,22 @@ import { ExperimentChangedSchema } from "@ragtune/contracts/events";
 import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
 import type { RetrieverService } from "@ragtune/contracts/retriever";
 import { type Lease, type Logger, type NatsHandle, withSpan } from "@ragtune/runtime";
+import { GeneratorService } from "@ragtune/contracts/generator";
+import { JudgeService } from "@ragtune/contracts/judge";
+import { RetrieverService as RetrieverServiceDesc } from "@ragtune/contracts/retriever";
+import { TrainerService } from "@ragtune/contracts/trainer";
+import { BackendLimits } from "./backend-limits.js";
+import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy } from "./call-retries.js";
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
-import { enumerateCells } from "./cells.js";
+import { type Cell, enumerateCells } from "./cells.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
 import type { ExperimentStore } from "./experiment-store.js";
 import type { ManifestStore } from "./manifest-store.js";
+import { StageProgress } from "./stage-progress.js";
+
+/** Adoptions of one run, without a cell finished in between, after which it fails instead. */
+export const DEFAULT_MAX_ADOPTIONS = 3;
 
 export interface ExperimentClients extends CellClients {
   retriever: Client<typeof RetrieverService>;
@@ -36,13 +48,43 @@ export interface ExperimentRunnerDeps {
    * and stops when it loses it; a replica that dies lets it lapse and another adopts the run. Without: one gateway.
    */
   leaseFor?: (experimentId: string) => Lease;
+  /** Deadlines and retries of every call to the services; default DEFAULT_RETRY_POLICY. */
+  retry?: RetryPolicy;
+  /** A run adopted more often than this without finishing a cell fails (a crash loop); default 3. */
+  maxAdoptions?: number;
+  /** How often stage progress is written to the record, ms; default 1000. */
+  progressEveryMs?: number;
 }
 
 export class ExperimentRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private adoptTimer?: NodeJS.Timeout;
+  private readonly clients: ExperimentClients;
 
-  constructor(private readonly deps: ExperimentRunnerDeps) {}
+  constructor(private readonly deps: ExperimentRunnerDeps) {
+    const policy: RetryPolicy = {
+      ...(deps.retry ?? DEFAULT_RETRY_POLICY),
+      onRetry: (info) =>
+        deps.logger.warn("retrying a call", {
+          method: info.method,
+          attempt: info.attempt,
+          delayMs: info.delayMs,
+          code: info.error.code,
+          error: info.error.rawMessage,
+        }),
+    };
+    this.retry = policy;
+    const c = deps.clients;
+    this.clients = {
+      retriever: resilientClient(RetrieverServiceDesc, c.retriever, policy),
+      trainer: resilientClient(TrainerService, c.trainer, policy),
+      generator: resilientClient(GeneratorService, c.generator, policy),
+      judge: resilientClient(JudgeService, c.judge, policy),
+    };
+  }
+
+  private readonly retry: RetryPolicy;
+  private readonly limits = new Map<string, BackendLimits>();
 
   isRunning(id: string): boolean {
     return this.running.has(id);
@@ -53,28 +95,61 @@ export class ExperimentRunner {
     const experiment = await this.update(id, (e) => {
       e.state = ExperimentState.RUNNING;
       e.error = "";
+      e.adoptions = 0; // started by a person: a fresh allowance
     });
     await this.launch(id);
     return experiment;
   }
 
   /** Runs the experiment here unless it already runs here or another replica holds its lease; true if here. */
-  private async launch(id: string): Promise<boolean> {
+  private async launch(id: string, adopting = false): Promise<boolean> {
     if (this.running.has(id)) return true;
     const lease = this.deps.leaseFor?.(id);
     if (lease && (await lease.claim()) === "held-elsewhere") return false;
     if (this.running.has(id)) return true; // started meanwhile by a concurrent call
+    if (adopting && !(await this.countAdoption(id))) {
+      await lease?.release().catch(() => {});
+      return false;
+    }
     const controller = new AbortController();
     const renewal = lease && this.keepLease(id, lease, controller);
     // A run outlives the StartExperiment call: its span starts a trace of its own rather than hang off that call.
     const done = context
       .with(ROOT_CONTEXT, () => this.run(id, controller.signal))
+      // Whatever escapes a run is logged here: a rejection nobody awaits would end the gateway process.
+      .catch((error) => this.deps.logger.error("experiment run crashed", { experiment: id, error: String(error) }))
       .finally(async () => {
         clearInterval(renewal);
         this.running.delete(id);
+        this.limits.delete(id);
         await lease?.release().catch(() => {});
       });
     this.running.set(id, { controller, done });
+    return true;
+  }
+
+  /**
+   * Records that this gateway adopts a run another one left RUNNING (it crashed, or was stopped mid-run); past
+   * the limit the run fails with the reason kept, instead of taking down gateway after gateway. False: not run.
+   */
+  private async countAdoption(id: string): Promise<boolean> {
+    const max = this.deps.maxAdoptions ?? DEFAULT_MAX_ADOPTIONS;
+    const record = await this.update(id, (e) => {
+      if (e.state !== ExperimentState.RUNNING) return;
+      e.adoptions++;
+      if (e.adoptions <= max) return;
+      e.state = ExperimentState.FAILED;
+      e.error =
+        `gave up after ${max} adoptions without a finished cell: every gateway that ran this experiment stopped ` +
+        `while running it (last stage: ${e.currentStage || "none recorded"}); see those gateways' logs, then ` +
+        "resume it (ragtune resume) once the cause is fixed";
+      e.currentStage = "";
+    });
+    if (record.state !== ExperimentState.RUNNING) {
+      this.deps.logger.error("experiment failed: adopted too often", { experiment: id, adoptions: record.adoptions });
+      return false;
+    }
+    this.deps.logger.warn("adopting an experiment run", { experiment: id, adoptions: record.adoptions });
     return true;
   }
 
@@ -112,7 +187,7 @@ export class ExperimentRunner {
       (e) => e.state === ExperimentState.RUNNING && !this.running.has(e.experimentId),
     );
     const adopted: string[] = [];
-    for (const e of interrupted) if (await this.launch(e.experimentId)) adopted.push(e.experimentId);
+    for (const e of interrupted) if (await this.launch(e.experimentId, true)) adopted.push(e.experimentId);
     return adopted;
   }
 
@@ -141,72 +216,48 @@ export class ExperimentRunner {
       async (span) => {
         await this.update(id, (e) => {
           e.traceId = span.spanContext().traceId;
+          e.stages = []; // counted afresh over the cells this run has left
         });
         const experiment = (await this.deps.store.get(id))!;
-        const spec = experiment.spec!;
+        const progress = new StageProgress((change) => this.update(id, change), this.deps.progressEveryMs);
+        // One cell's fault that a retry cannot fix stops the others at once; a CellFailedError only its own cell.
+        const fatal = new AbortController();
+        const runSignal = AbortSignal.any([signal, fatal.signal]);
         const failures: string[] = [];
         try {
-          const cells = enumerateCells(spec);
-          const prepared = new Map<string, PreparedDataset>();
-          for (const cell of cells) {
-            if (signal.aborted) throw signal.reason;
-            if (await this.deps.cells.get(id, cell.key)) continue;
-            let dataset = prepared.get(cell.dataset.name);
-            if (!dataset) {
-              await this.stage(id, `prepare ${cell.dataset.name}: load, split, index, retrieve`);
-              dataset = await withSpan(
-                "ragtune.gateway",
-                "ragtune.gateway.dataset.prepare",
-                { "ragtune.dataset": cell.dataset.name },
-                () =>
-                  prepareDataset({
-                    experimentId: id,
-                    spec,
-                    dataset: cell.dataset,
-                    workDir: this.deps.workDir,
-                    createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
-                    retriever: this.deps.clients.retriever,
-                    manifests: this.deps.manifests,
-                    signal,
-                  }),
-              );
-              prepared.set(cell.dataset.name, dataset);
-            }
-            try {
-              const result = await withSpan(
-                "ragtune.gateway",
-                "ragtune.gateway.cell.run",
-                { "ragtune.cell": cell.key },
-                () =>
-                  runCell({
-                    experimentId: id,
-                    cell,
-                    spec,
-                    prepared: dataset,
-                    clients: this.deps.clients,
-                    signal,
-                    logger,
-                    onStage: (stage) => void this.stage(id, stage),
-                  }),
-              );
-              await this.deps.cells.put(id, result);
-              await this.update(id, (e) => {
-                e.cellsDone = Math.min(e.cellsTotal, e.cellsDone + 1);
+          const pending = await this.cellsLeft(id, enumerateCells(experiment.spec!));
+          const cellRuns: Promise<void>[] = [];
+          for (const [name, cells] of pending) {
+            if (runSignal.aborted) break;
+            const dataset = await this.prepare(id, experiment, cells[0], progress, runSignal);
+            progress.add("train", 0, cells.filter((c) => c.size > 0).length);
+            progress.add("generate", 0, dataset.evalItems.length * cells.length);
+            progress.add("judge", 0, dataset.evalItems.length * cells.length);
+            logger.info("dataset prepared; running its cells", { experiment: id, dataset: name, cells: cells.length });
+            for (const cell of cells) {
+              const run = this.runOneCell(id, experiment, cell, dataset, progress, runSignal).catch((error) => {
+                if (!(error instanceof CellFailedError)) {
+                  fatal.abort(error);
+                  throw error;
+                }
+                failures.push(`${cell.key}: ${error.message}`);
+                logger.warn("cell failed", { experiment: id, cell: cell.key, error: error.message });
               });
-              logger.info("cell done", { experiment: id, cell: cell.key });
-            } catch (error) {
-              if (!(error instanceof CellFailedError)) throw error;
-              failures.push(`${cell.key}: ${error.message}`);
-              logger.warn("cell failed", { experiment: id, cell: cell.key, error: error.message });
+              run.catch(() => {}); // awaited below with the others
+              cellRuns.push(run);
             }
           }
+          await Promise.allSettled(cellRuns);
+          if (runSignal.aborted) throw runSignal.reason;
+          await progress.flush();
           await this.update(id, (e) => {
             if (e.state !== ExperimentState.RUNNING) return; // cancelled through another replica meanwhile
             e.state = failures.length ? ExperimentState.FAILED : ExperimentState.SUCCEEDED;
-            e.error = failures.join("\n");
+            e.error = failures.sort().join("\n");
             e.currentStage = "";
           });
         } catch (error) {
+          progress.stop();
           if (signal.aborted) {
             logger.info("experiment run stopped", {
               experiment: id,
@@ -214,15 +265,97 @@ export class ExperimentRunner {
             });
             return;
           }
-          logger.error("experiment failed", { experiment: id, error });
+          logger.error("experiment failed", { experiment: id, error: String(error) });
           await this.update(id, (e) => {
             if (e.state !== ExperimentState.RUNNING) return;
             e.state = ExperimentState.FAILED;
-            e.error = [...failures, (error as Error).message].join("\n");
+            e.error = [...failures.sort(), (error as Error).message].join("\n");
           });
         }
       },
     );
+  }
+
+  /** The cells not finished yet, by dataset, in the grid's order. */
+  private async cellsLeft(id: string, cells: Cell[]): Promise<Map<string, Cell[]>> {
+    const left = new Map<string, Cell[]>();
+    for (const cell of cells) {
+      if (await this.deps.cells.get(id, cell.key)) continue;
+      left.set(cell.dataset.name, [...(left.get(cell.dataset.name) ?? []), cell]);
+    }
+    return left;
+  }
+
+  private async prepare(
+    id: string,
+    experiment: Experiment,
+    cell: Cell,
+    progress: StageProgress,
+    signal: AbortSignal,
+  ): Promise<PreparedDataset> {
+    await this.stage(id, `prepare ${cell.dataset.name}: load, split, index, retrieve`);
+    let retrieved = 0;
+    return withSpan(
+      "ragtune.gateway",
+      "ragtune.gateway.dataset.prepare",
+      { "ragtune.dataset": cell.dataset.name },
+      () =>
+        prepareDataset({
+          experimentId: id,
+          spec: experiment.spec!,
+          dataset: cell.dataset,
+          workDir: this.deps.workDir,
+          createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
+          retriever: this.clients.retriever,
+          manifests: this.deps.manifests,
+            signal,
+          onRetrieved: (done, total) => {
+            progress.add("retrieve", done - retrieved, retrieved === 0 ? total : 0);
+            retrieved = done;
+          },
+        }),
+    );
+  }
+
+  private async runOneCell(
+    id: string,
+    experiment: Experiment,
+    cell: Cell,
+    dataset: PreparedDataset,
+    progress: StageProgress,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const result = await withSpan("ragtune.gateway", "ragtune.gateway.cell.run", { "ragtune.cell": cell.key }, () =>
+      runCell({
+        experimentId: id,
+        cell,
+        spec: experiment.spec!,
+        prepared: dataset,
+        clients: this.clients,
+        signal,
+        logger: this.deps.logger,
+        onStage: (stage) => void this.stage(id, stage),
+        limits: this.limitsFor(id, experiment),
+        progress,
+        retry: this.retry,
+      }),
+    );
+    await this.deps.cells.put(id, result);
+    await this.update(id, (e) => {
+      e.cellsDone = Math.min(e.cellsTotal, e.cellsDone + 1);
+      e.adoptions = 0; // the run moves on: whatever stopped its gateways before was not a loop
+    });
+    this.deps.logger.info("cell done", { experiment: id, cell: cell.key });
+  }
+
+  /** One set of backend slots per run, shared by its cells. */
+  private limitsFor(id: string, experiment: Experiment): BackendLimits {
+    let limits = this.limits.get(id);
+    if (!limits || limits.spec !== experiment.spec) {
+      limits = new BackendLimits(experiment.spec!);
+      this.limits.set(id, limits);
+    }
+    return limits;
   }
 
   private stage(id: string, stage: string) {
