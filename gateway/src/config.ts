@@ -1,4 +1,5 @@
 import { numberSetting, stringSetting, urlSetting } from "@ragtune/runtime";
+import { datasetAccessSettings } from "./experiments/dataset-access.js";
 
 export const gatewaySettings = {
   retrieverUrl: urlSetting({
@@ -75,4 +76,5 @@ export const gatewaySettings = {
     min: 1,
     integer: true,
   }),
+  ...datasetAccessSettings,
 };

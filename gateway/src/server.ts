@@ -13,6 +13,7 @@ import { createKvCellResultStore } from "./experiments/cell-results.js";
 import { ExperimentRunner } from "./experiments/experiment-runner.js";
 import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
 import { createKvExperimentStore } from "./experiments/experiment-store.js";
+import { datasetAccessFrom } from "./experiments/dataset-access.js";
 import { createObjectStoreManifestStore } from "./experiments/manifest-store.js";
 
 export const LEASES_BUCKET = "ragtune_experiment_leases";
@@ -20,6 +21,8 @@ export const LEASES_BUCKET = "ragtune_experiment_leases";
 export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promise<BuiltService> {
   const { config } = ctx;
   const auth = { authToken: config.authToken };
+  const datasetAccess = datasetAccessFrom(config);
+  ctx.logger.info("datasets are read only under", { roots: datasetAccess.roots });
   const store = await createKvExperimentStore(ctx.nats);
   const cells = await createKvCellResultStore(ctx.nats);
   // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
@@ -55,7 +58,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   if (resumed.length) ctx.logger.info("resumed interrupted experiments", { experiments: resumed });
   runner.adoptOrphanedRuns(config.leaseTtlMs);
   return {
-    services: [{ service: ExperimentService, impl: new ExperimentServiceImpl(store, cells, runner) }],
+    services: [{ service: ExperimentService, impl: new ExperimentServiceImpl(store, cells, runner, datasetAccess) }],
     onShutdown: () => runner.stopAll(),
   };
 }

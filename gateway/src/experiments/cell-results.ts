@@ -9,6 +9,7 @@ import type { KV } from "@nats-io/kv";
 import { type AnswerRecord, AnswerRecordSchema } from "@ragtune/contracts/gateway";
 import type { NatsHandle } from "@ragtune/runtime";
 import type { JudgeSummary } from "./answer-records.js";
+import { CELL_KEY_TOKENS } from "./cells.js";
 
 export const CELLS_BUCKET = "ragtune_experiment_cells";
 export const ANSWERS_BUCKET = "ragtune_experiment_answers";
@@ -63,6 +64,12 @@ function answersFromJsonl(text: string): AnswerRecord[] {
 
 const keyOf = (experimentId: string, cellKey: string) => `${experimentId}.${cellKey}`;
 
+/**
+ * The key filter of exactly one experiment's cells: its id's tokens, then one `*` per cell key token. A bare
+ * `<id>.>` would also match experiment `<id>.<more>`'s cells (experiment `a` listing `a.b`'s).
+ */
+const cellsOf = (experimentId: string) => [experimentId, ...Array(CELL_KEY_TOKENS).fill("*")].join(".");
+
 export async function createKvCellResultStore(nats: NatsHandle): Promise<CellResultStore> {
   const kv: KV = await nats.kvm.create(CELLS_BUCKET, { history: 1 });
   const objects = await nats.objm.create(ANSWERS_BUCKET);
@@ -80,9 +87,12 @@ export async function createKvCellResultStore(nats: NatsHandle): Promise<CellRes
     },
     async list(experimentId) {
       const out: CellResult[] = [];
-      for await (const key of await kv.keys(`${experimentId}.>`)) {
+      for await (const key of await kv.keys(cellsOf(experimentId))) {
         const entry = await kv.get(key);
-        if (entry && entry.operation === "PUT" && entry.length > 0) out.push(decode(entry.value));
+        if (entry?.operation !== "PUT" || entry.length === 0) continue;
+        const result = decode(entry.value);
+        // The entry names its own cell: kept only when it is this experiment's key for that cell.
+        if (keyOf(experimentId, result.cellKey) === key) out.push(result);
       }
       return out;
     },
@@ -106,7 +116,7 @@ export function createMemoryCellResultStore(): CellResultStore {
       results.set(keyOf(experimentId, result.cellKey), structuredClone(result));
     },
     async list(experimentId) {
-      return [...results.entries()].filter(([k]) => k.startsWith(`${experimentId}.`)).map(([, v]) => v);
+      return [...results.entries()].filter(([k, v]) => k === keyOf(experimentId, v.cellKey)).map(([, v]) => v);
     },
     async answers(experimentId, cellKey) {
       return answersFromJsonl(answers.get(keyOf(experimentId, cellKey)) ?? "");

@@ -11,6 +11,7 @@ import { DatasetSpecSchema, ExperimentSpecSchema } from "@ragtune/contracts/gate
 import { type Chunk, ChunkSchema, RetrieverService, type SearchRequest } from "@ragtune/contracts/retriever";
 import { loadDataset, readManifest } from "@ragtune/datasets";
 import { writeDemoCorpus } from "@ragtune/demo-corpus";
+import { DEFAULT_DATASET_MAX_FILE_BYTES, defaultDataRoots } from "./dataset-access.js";
 import { prepareDataset } from "./dataset-preparation.js";
 import { withDefaults } from "./experiment-spec.js";
 
@@ -68,6 +69,7 @@ async function prepare(
     workDir: join(dir, "work"),
     createTime: new Date("2026-01-01T00:00:00Z"),
     retriever: retriever.client,
+    access: { roots: [dir, ...defaultDataRoots()], maxFileBytes: DEFAULT_DATASET_MAX_FILE_BYTES },
     signal: new AbortController().signal,
   });
   return { prepared, retriever, manifest: await readManifest(prepared.manifestUri) };

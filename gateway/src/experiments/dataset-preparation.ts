@@ -24,6 +24,7 @@ import {
   type QaItem,
   type RetrievedChunk,
 } from "@ragtune/datasets";
+import { type DatasetAccess, datasetPathProblem, defaultDatasetAccess } from "./dataset-access.js";
 import { splitForExperiment } from "./experiment-split.js";
 import type { ManifestStore } from "./manifest-store.js";
 
@@ -66,11 +67,18 @@ export async function prepareDataset(options: {
   retriever: Client<typeof RetrieverService>;
   /** Publishes the manifest for the trainer's agents; without one, jobs reference the local file. */
   manifests?: ManifestStore;
+  /**
+   * Where datasets may be read from (default: the default data roots): checked again here, since a stored spec
+   * may predate or bypass the API.
+   */
+  access?: DatasetAccess;
   signal: AbortSignal;
   /** Questions retrieved so far, of how many: the run's progress. */
   onRetrieved?: (done: number, total: number) => void;
 }): Promise<PreparedDataset> {
   const { spec, dataset, retriever, signal } = options;
+  const refused = await datasetPathProblem(dataset.paths[0], options.access ?? defaultDatasetAccess());
+  if (refused) throw new Error(`dataset ${dataset.name}: ${refused}`);
   const loaded = await loadDataset(dataset.format as DatasetName, dataset.paths[0]);
   const split = splitForExperiment(loaded, spec, dataset);
 

@@ -13,6 +13,7 @@ import { loadDataset } from "@ragtune/datasets";
 import { writeDemoCorpus } from "@ragtune/demo-corpus";
 import { createLogger } from "@ragtune/runtime";
 import { createMemoryCellResultStore } from "./cell-results.js";
+import { DEFAULT_DATASET_MAX_FILE_BYTES } from "./dataset-access.js";
 import { ExperimentRunner } from "./experiment-runner.js";
 import { ExperimentServiceImpl } from "./experiment-service.js";
 import { createMemoryExperimentStore } from "./experiment-store.js";
@@ -23,6 +24,8 @@ before(async () => {
   await writeDemoCorpus(join(dir, "corpus"));
 });
 after(() => rm(dir, { recursive: true, force: true }));
+
+const access = () => ({ roots: [dir], maxFileBytes: DEFAULT_DATASET_MAX_FILE_BYTES });
 
 /** The gateway's ExperimentService over a transport; creating an experiment does not start it, so no backend runs. */
 function gateway() {
@@ -39,10 +42,11 @@ function gateway() {
       judge: createClient(JudgeService, backends),
     },
     workDir: join(dir, "work"),
+    datasetAccess: access(),
     logger: createLogger("experiment-service-test", { level: "error" }),
   });
   const transport = createRouterTransport(({ service }) => {
-    service(ExperimentService, new ExperimentServiceImpl(store, cells, runner));
+    service(ExperimentService, new ExperimentServiceImpl(store, cells, runner, access()));
   });
   return createClient(ExperimentService, transport);
 }
@@ -77,6 +81,6 @@ describe("CreateExperiment checks the split against the dataset", () => {
         (e) => ConnectError.from(e),
       );
     assert.equal(error.code, Code.InvalidArgument);
-    assert.match(error.rawMessage, /^spec\.datasets\[0\]\.paths\[0\]: cannot be read as qasper/);
+    assert.match(error.rawMessage, /^spec\.datasets\[0\]\.paths\[0\]: no such file or folder: .*no-such-folder/);
   });
 });

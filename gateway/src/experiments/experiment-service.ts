@@ -11,12 +11,13 @@ import {
 } from "@ragtune/contracts/gateway";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, requirePattern } from "@ragtune/runtime";
 import type { CellResultStore } from "./cell-results.js";
+import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
 import type { ExperimentRunner } from "./experiment-runner.js";
 import { countCells, validateExperimentDatasets, validateExperimentSpec, withDefaults } from "./experiment-spec.js";
 import type { ExperimentStore } from "./experiment-store.js";
+import { EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE } from "./names.js";
 import { buildResultRows } from "./results-table.js";
 
-const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const FINISHED = new Set([ExperimentState.SUCCEEDED, ExperimentState.FAILED, ExperimentState.CANCELLED]);
 
 export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentService> {
@@ -24,14 +25,14 @@ export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentServi
     private readonly store: ExperimentStore,
     private readonly cells: CellResultStore,
     private readonly runner: ExperimentRunner,
+    private readonly datasetAccess: DatasetAccess = defaultDatasetAccess(),
   ) {}
 
   async createExperiment(req: CreateExperimentRequest) {
-    if (req.experimentId)
-      requirePattern("experiment_id", req.experimentId, ID_PATTERN, "1..64 characters of [A-Za-z0-9._-]");
+    if (req.experimentId) requirePattern("experiment_id", req.experimentId, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE);
     validateExperimentSpec(req.spec);
     const spec = withDefaults(req.spec);
-    await validateExperimentDatasets(spec);
+    await validateExperimentDatasets(spec, this.datasetAccess);
     const experiment = create(ExperimentSchema, {
       experimentId: req.experimentId || `exp-${randomUUID().slice(0, 8)}`,
       spec,

@@ -18,6 +18,8 @@ import { SamplingParamsSchema, TruncationPolicySchema } from "@ragtune/contracts
 import { JudgeConfigSchema, RepeatStrategySchema, ScoringMode, ScoringModeSchema } from "@ragtune/contracts/judge";
 import { ChunkingConfigSchema } from "@ragtune/contracts/retriever";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
+import { type DatasetAccess, datasetAccessProblems } from "./dataset-access.js";
+import { DATASET_NAME_PATTERN, DATASET_NAME_RULE, MAX_EXPERIMENT_NAME_LENGTH } from "./names.js";
 import { poolCapacityProblems } from "./pool-capacity.js";
 
 export const DATASET_FORMATS = ["bioasq", "nq", "nq-open", "qasper"] as const;
@@ -56,6 +58,9 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
   const add = (path: string, message: string) => problems.push({ path, message });
   const check = collector(problems);
   check(() => requireNonEmpty("name", spec.name));
+  if (spec.name.length > MAX_EXPERIMENT_NAME_LENGTH) {
+    add("name", `must be at most ${MAX_EXPERIMENT_NAME_LENGTH} characters, got ${spec.name.length}`);
+  }
   if (spec.datasets.length === 0) add("datasets", "must name at least one dataset");
   spec.datasets.forEach((d, i) => {
     if (!(DATASET_FORMATS as readonly string[]).includes(d.format)) {
@@ -71,6 +76,12 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
     });
     if (d.paths.length === 0) add(`datasets[${i}].paths`, "must name at least one file or folder");
     d.paths.forEach((p, j) => check(() => requireNonEmpty(`datasets[${i}].paths[${j}]`, p)));
+  });
+  // The name (the format when unnamed) is a file name and a KV key token: one path segment, no dots.
+  spec.datasets.forEach((d, i) => {
+    if (d.name && !DATASET_NAME_PATTERN.test(d.name)) {
+      add(`datasets[${i}].name`, `must be ${DATASET_NAME_RULE}, got ${JSON.stringify(d.name.slice(0, 80))}`);
+    }
   });
   // Cells, collections and results are keyed by the dataset's name, so two datasets cannot share one.
   const names = spec.datasets.map((d) => d.name || d.format);
@@ -110,6 +121,13 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
     const judge = spec.judge;
     check(() => requireKnownEnum("judge.mode", judge.mode, ScoringModeSchema, { allowUnspecified: true }));
     check(() => requireRange("judge.repeats", judge.repeats, 0, 100));
+    if (judge.mode === ScoringMode.LOGPROB_WEIGHTED && judge.repeats > 1 && judge.repeats <= 100) {
+      // The judge refuses it too: every request of one prompt reads the same score distribution (copies, spread 0).
+      add(
+        "judge.repeats",
+        `SCORING_MODE_LOGPROB_WEIGHTED takes 1 repeat (deterministic per request), got ${judge.repeats}`,
+      );
+    }
     check(() => requireRange("judge.samples", judge.samples, 0, 100));
     check(() => requireRange("judge.temperature", judge.temperature, 0, 2));
     check(() =>
@@ -154,10 +172,13 @@ export function validateExperimentSpec(spec: ExperimentSpec | undefined): assert
 }
 
 /**
- * Checks what needs the dataset files (a spec with defaults, already through validateExperimentSpec): every pool
- * can be filled by the split the run will make. Throws INVALID_ARGUMENT like validateExperimentSpec.
+ * Checks what needs the dataset files (a spec with defaults, already through validateExperimentSpec): every path is
+ * one the gateway may read (dataset-access.ts), and every pool can be filled by the split the run will make.
+ * Throws INVALID_ARGUMENT like validateExperimentSpec.
  */
-export async function validateExperimentDatasets(spec: ExperimentSpec): Promise<void> {
+export async function validateExperimentDatasets(spec: ExperimentSpec, access: DatasetAccess): Promise<void> {
+  // Nothing is read before every path is known to be one the gateway may read.
+  throwSpecProblems(await datasetAccessProblems(spec, access));
   throwSpecProblems(await poolCapacityProblems(spec));
 }
 
@@ -195,7 +216,8 @@ export function withDefaults(spec: ExperimentSpec): ExperimentSpec {
   const judge = create(JudgeConfigSchema, full.judge ?? {});
   // Without a judge model configured, the model-free reference scorer is the only honest choice.
   if (judge.mode === ScoringMode.UNSPECIFIED) judge.mode = ScoringMode.REFERENCE;
-  judge.repeats ||= 10;
+  // Logprob weighting reads one deterministic distribution per prompt: one repeat, not ten copies of it.
+  judge.repeats ||= judge.mode === ScoringMode.LOGPROB_WEIGHTED ? 1 : 10;
   full.judge = judge;
   if (full.criteria.length === 0) full.criteria = [...DEFAULT_CRITERIA];
   const generation = create(GenerationSettingsSchema, full.generation ?? {});

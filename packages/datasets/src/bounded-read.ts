@@ -4,7 +4,7 @@
  * which rule refused the path and never quote the file's content.
  */
 import { constants } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
+import { open, realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 
 /** A path a caller may not read, or cannot be read within the limits: the caller's error, never retried. */
@@ -35,24 +35,6 @@ export interface BoundedReadOptions {
   timeoutMs: number;
   /** What the file is, for messages ("manifest", "dataset file"). */
   what: string;
-}
-
-/** "file", "directory" or "other" (devices, FIFOs, sockets) for an existing path; ENOENT propagates. */
-export async function pathKind(path: string): Promise<"file" | "directory" | "other"> {
-  const info = await stat(path);
-  return info.isFile() ? "file" : info.isDirectory() ? "directory" : "other";
-}
-
-/** Refuses what is not a regular file of at most maxBytes; resolves with its size. */
-export async function checkRegularFile(path: string, label: string, options: Omit<BoundedReadOptions, "timeoutMs">) {
-  const info = await stat(path);
-  if (!info.isFile()) throw new FileAccessError(`${label}: not a regular file`);
-  if (info.size > options.maxBytes) {
-    throw new FileAccessError(
-      `${label}: ${info.size} bytes, more than the ${options.what} limit of ${options.maxBytes}`,
-    );
-  }
-  return info.size;
 }
 
 /**

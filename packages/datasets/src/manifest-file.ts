@@ -6,6 +6,7 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { SplitManifestSchema } from "@ragtune/contracts/datasets";
+import { jsonSyntaxProblem } from "./json-syntax.js";
 import { MANIFEST_VERSION, type SplitManifest, verifyManifest } from "./manifest.js";
 
 /** A manifest that cannot be used: the caller's error (never retried). */
@@ -35,9 +36,7 @@ export function parseManifest(data: Uint8Array | string): SplitManifest {
   try {
     json = JSON.parse(typeof data === "string" ? data : Buffer.from(data).toString("utf8"));
   } catch (error) {
-    // V8's message quotes the text it choked on: a file that is no manifest must not be echoed to the submitter.
-    const at = /position (\d+)/.exec((error as Error).message);
-    throw new ManifestError(`manifest is not JSON${at ? ` (at byte ${at[1]})` : ""}`);
+    throw new ManifestError(`manifest is ${jsonSyntaxProblem(error)}`);
   }
   let manifest: SplitManifest;
   try {

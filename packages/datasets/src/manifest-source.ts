@@ -10,6 +10,9 @@ import type { ManifestPool, SplitManifest } from "./manifest.js";
 import { ManifestError, parseManifest } from "./manifest-file.js";
 import { sha256Hex } from "./text.js";
 
+// The gateway checks dataset paths with the same rules.
+export { FileAccessError, readBoundedFile, resolveUnderRoots } from "./bounded-read.js";
+
 /**
  * Reads bytes behind a nats-obj:// URI (wired to the NATS Object Store by the caller); null: no such object.
  * An object larger than maxBytes must be refused without reading it (ManifestAccessError).

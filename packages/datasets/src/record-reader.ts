@@ -1,8 +1,12 @@
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { gunzipSync, createGunzip } from "node:zlib";
 import { DatasetFormatError } from "./errors.js";
+import { jsonSyntaxProblem } from "./json-syntax.js";
+
+/** V8 holds no string longer than about 512 MiB: a larger JSON document cannot be parsed whole. */
+export const MAX_JSON_FILE_BYTES = 512 * 1024 * 1024;
 
 /** Typed access to one JSON record, turning every shape problem into a DatasetFormatError. */
 export class RecordReader {
@@ -95,12 +99,16 @@ export class RecordReader {
 
 /** Parses a whole JSON file (optionally .gz), naming the file on a syntax error. */
 export async function readJsonFile(file: string): Promise<unknown> {
+  const size = (await stat(file)).size;
+  if (size > MAX_JSON_FILE_BYTES) {
+    throw new DatasetFormatError(file, "(file)", "(json)", `${size} bytes: too large to parse as one JSON document`);
+  }
   const raw = await readFile(file);
   const text = (file.endsWith(".gz") ? gunzipSync(raw) : raw).toString("utf8");
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new DatasetFormatError(file, "(file)", "(json)", (error as Error).message);
+    throw new DatasetFormatError(file, "(file)", "(json)", jsonSyntaxProblem(error));
   }
 }
 
@@ -117,7 +125,7 @@ export async function* readJsonLines(file: string): AsyncGenerator<RecordReader>
     try {
       value = JSON.parse(line);
     } catch (error) {
-      throw new DatasetFormatError(file, `line ${number}`, "(json)", (error as Error).message);
+      throw new DatasetFormatError(file, `line ${number}`, "(json)", jsonSyntaxProblem(error));
     }
     yield new RecordReader(file, `line ${number}`, value);
   }

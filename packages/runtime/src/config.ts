@@ -63,6 +63,23 @@ export function booleanSetting(base: SettingBase<boolean>): Setting<boolean> {
 }
 
 /** host:port, port 0..65535; host may be a name, IPv4 or [IPv6]. */
+/** Absolute folders, comma separated; default none. */
+export function folderListSetting(base: SettingBase<string[]>): Setting<string[]> {
+  return {
+    default: [],
+    ...base,
+    parse(raw) {
+      const folders = raw
+        .split(",")
+        .map((f) => f.trim())
+        .filter(Boolean);
+      const relative = folders.find((f) => !f.startsWith("/"));
+      if (relative !== undefined) throw new Error(`"${relative}" is not an absolute path`);
+      return folders;
+    },
+  };
+}
+
 export function addressSetting(base: SettingBase<string>): Setting<string> {
   return stringSetting({ ...base, pattern: /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/ });
 }
@@ -164,6 +181,27 @@ export function natsSettings() {
     }),
     natsTlsCertFile: stringSetting({ env: "NATS_TLS_CERT_FILE", description: "client certificate for NATS (PEM)" }),
     natsTlsKeyFile: stringSetting({ env: "NATS_TLS_KEY_FILE", description: "client certificate's key for NATS (PEM)" }),
+    kvMaxBytes: numberSetting({
+      env: "RAGTUNE_KV_MAX_BYTES",
+      description: "byte limit of each JetStream KV bucket that sets none of its own",
+      default: 256 * 1024 * 1024,
+      min: 1024 * 1024,
+      integer: true,
+    }),
+    objectStoreMaxBytes: numberSetting({
+      env: "RAGTUNE_OBJECT_STORE_MAX_BYTES",
+      description: "byte limit of each JetStream object store (adapters, manifests, answers)",
+      default: 4 * 1024 * 1024 * 1024,
+      min: 1024 * 1024,
+      integer: true,
+    }),
+    eventsMaxBytes: numberSetting({
+      env: "RAGTUNE_EVENTS_MAX_BYTES",
+      description: "byte limit of the events stream (oldest events dropped first; 7 days at most)",
+      default: 1024 * 1024 * 1024,
+      min: 1024 * 1024,
+      integer: true,
+    }),
   };
 }
 
@@ -186,6 +224,29 @@ export function commonSettings(service: string) {
       env: "RAGTUNE_INSECURE",
       description: "serve without RAGTUNE_AUTH_TOKEN on a non-loopback address (also --insecure); logged as a warning",
       default: false,
+    }),
+    maxRequestBytes: numberSetting({
+      env: "RAGTUNE_MAX_REQUEST_BYTES",
+      description: "largest request message (each message of a stream) a server accepts, bytes",
+      default: 16 * 1024 * 1024,
+      min: 1024,
+      max: 2 ** 31 - 1,
+      integer: true,
+    }),
+    maxConcurrentStreams: numberSetting({
+      env: "RAGTUNE_MAX_CONCURRENT_STREAMS",
+      description: "most calls one HTTP/2 connection may have open at once",
+      default: 1000,
+      min: 1,
+      max: 2 ** 31 - 1,
+      integer: true,
+    }),
+    callTimeoutMs: numberSetting({
+      env: "RAGTUNE_CALL_TIMEOUT_MS",
+      description: "deadline of a unary call to another service when the caller sets none, ms (0: none)",
+      default: 600_000,
+      min: 0,
+      integer: true,
     }),
     shutdownGraceMs: numberSetting({
       env: "RAGTUNE_SHUTDOWN_GRACE_MS",

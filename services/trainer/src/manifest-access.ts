@@ -3,7 +3,6 @@
  * folders TRAINER_MANIFEST_ROOTS allow-lists (none by default). A submitter naming /etc/passwd or an http:// URL is
  * refused (INVALID_ARGUMENT spec.training_data.manifest_uri) without the trainer opening or fetching it.
  */
-import { isAbsolute } from "node:path";
 import {
   DEFAULT_MANIFEST_MAX_BYTES,
   DEFAULT_MANIFEST_TIMEOUT_MS,
@@ -15,31 +14,14 @@ import {
   readManifestBytes,
 } from "@ragtune/datasets";
 import type { TrainingDataRef } from "@ragtune/contracts/common";
-import { type NatsHandle, numberSetting, type Setting } from "@ragtune/runtime";
-
-/** Comma-separated absolute folders. */
-function folderListSetting(env: string, description: string): Setting<string[]> {
-  return {
-    env,
-    description,
-    default: [],
-    parse(raw) {
-      const folders = raw
-        .split(",")
-        .map((f) => f.trim())
-        .filter(Boolean);
-      const relative = folders.find((f) => !isAbsolute(f));
-      if (relative !== undefined) throw new Error(`"${relative}" is not an absolute path`);
-      return folders;
-    },
-  };
-}
+import { folderListSetting, type NatsHandle, numberSetting } from "@ragtune/runtime";
 
 export const manifestSettings = {
-  manifestRoots: folderListSetting(
-    "TRAINER_MANIFEST_ROOTS",
-    "folders (absolute, comma separated) whose files jobs may name as manifests; empty: nats-obj:// objects only",
-  ),
+  manifestRoots: folderListSetting({
+    env: "TRAINER_MANIFEST_ROOTS",
+    description:
+      "folders (absolute, comma separated) whose files jobs may name as manifests; empty: nats-obj:// objects only",
+  }),
   manifestMaxBytes: numberSetting({
     env: "TRAINER_MANIFEST_MAX_BYTES",
     description: "largest split manifest the trainer reads, bytes",
