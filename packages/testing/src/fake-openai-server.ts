@@ -76,6 +76,8 @@ export interface FakeOpenAiServerOptions {
    * base model's (what vLLM has done for paths that did not exist); "reject" answers 400. Default "load".
    */
   loraLoading?: "load" | "ignore" | "reject";
+  /** Answer one choice whatever `n` asks, as llama.cpp's server and Ollama do. Default false (n is honoured). */
+  ignoreN?: boolean;
   /** When set, every request must carry `Authorization: Bearer <apiKey>` (else 401). */
   apiKey?: string;
   /** How the fine-tuning API (/v1/files, /v1/fine_tuning/jobs) moves its jobs along. */
@@ -287,7 +289,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
         },
       });
     }
-    const n = typeof body.n === "number" && body.n > 0 ? body.n : 1;
+    const n = typeof body.n === "number" && body.n > 0 && !options.ignoreN ? body.n : 1;
     const stop = Array.isArray(body.stop) ? (body.stop as string[]) : [];
     const choices = Array.from({ length: n }, (_, choiceIndex) => {
       const output = respond({

@@ -12,6 +12,7 @@ import {
   type RepeatScore,
   RepeatScoreSchema,
   type ScoreItem,
+  RepeatStrategy,
   type ScoreResponse,
   ScoreResponseSchema,
   ScoringMode,
@@ -57,6 +58,8 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
   const maxAttempts = options.maxAttempts ?? 3;
   const minScoreMass = options.minScoreMass ?? DEFAULT_MIN_SCORE_MASS;
   const global = createConcurrencyLimiter(options.maxConcurrentRequests ?? 64);
+  /** Backend and model pairs found ignoring n, with what was seen: later scores ask one choice per request. */
+  const nIgnoredBy = new Map<string, string>();
 
   function inputHashOf(item: ScoreItem): string {
     // Only what the judge is shown; the caller's item_id does not change the score.
@@ -151,13 +154,16 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     const keys = Array.from({ length: judge.repeats }, (_, repeat) => hashValue({ ...identity, repeat }));
     const cached = await Promise.all(keys.map((key) => options.cache.get(key)));
     const missing = keys.map((_, i) => i).filter((i) => cached[i] === undefined);
-    const fresh = missing.length
+    const nKey = `${judge.backend.name}\n${judge.label}`;
+    const outcome = missing.length
       ? await scoreRepeats(
           {
             backend: judge.backend,
             model: judge.model,
             mode: judge.mode,
             strategy: judge.strategy,
+            strategyExplicit: judge.strategyExplicit,
+            nIgnored: nIgnoredBy.get(nKey),
             temperature: judge.temperature,
             samples: judge.samples,
             messages,
@@ -168,7 +174,10 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
           },
           missing,
         )
-      : [];
+      : { records: [] };
+    const fresh = outcome.records;
+    if (outcome.nIgnored) nIgnoredBy.set(nKey, outcome.nIgnored);
+    const fellBack = outcome.nIgnored !== undefined && judge.strategy === RepeatStrategy.SHARED_REQUEST;
     await Promise.all(fresh.map((record) => options.cache.put(keys[record.repeatIndex], record)));
     const byIndex = new Map<number, { record: RepeatRecord; cached: boolean }>();
     cached.forEach((record, i) => {
@@ -207,7 +216,10 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
         stepsHash: steps.stepsHash,
         evaluationSteps: steps.steps,
         criterionHash: criterionHash(criterion),
-        repeatStrategy: judge.strategy,
+        repeatStrategy: fellBack ? RepeatStrategy.INDEPENDENT_CALLS : judge.strategy,
+        repeatStrategyReason: fellBack
+          ? `fallback from the default shared request: ${outcome.nIgnored}, so each repeat was its own request`
+          : judge.strategyReason,
         requests: repeats.reduce((sum, r) => sum + r.requests, 0),
         cachedRepeats: repeats.filter((r) => r.cached).length,
         temperature: judge.temperature,

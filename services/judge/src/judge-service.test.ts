@@ -18,7 +18,7 @@ const item = (id: string, answer: string, reference = "Paris"): ScoreItem =>
   });
 
 type ScoreInit = MessageInitShape<typeof ScoreRequestSchema>;
-const logprobJudge = { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 10 };
+const logprobJudge = { mode: ScoringMode.LOGPROB_WEIGHTED };
 
 async function rejects(promise: Promise<unknown>, code: Code, message: RegExp) {
   await assert.rejects(promise, (error: unknown) => {
@@ -47,8 +47,8 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     const score = first.scores[0];
     assert.equal(first.itemId, "q1");
     assert.equal(first.stepsRequests, 1, "steps are written once");
-    // The score token's distribution is the same for every request of one prompt: 10 repeats would be copies.
-    assert.equal(h.chatRequests() - before, 2, "1 steps request + 1 form request, whatever repeats says");
+    // The score token's distribution is the same for every request of one prompt: more repeats would be copies.
+    assert.equal(h.chatRequests() - before, 2, "1 steps request + 1 form request");
     const form = h.server.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)!.body!;
     const prompt = (form.messages as Array<{ content: string }>)[0].content;
     assert.match(prompt, /Evaluation Form \(score ONLY, one integer from 1 to 5, nothing else\):\n\n- accuracy:$/);
@@ -103,6 +103,40 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     }
   });
 
+  it("refuses logprob-weighted repeats > 1 naming judge.repeats and why, before any request", async () => {
+    const before = h.chatRequests();
+    await rejects(
+      h.rpc.score({ item: item("lp", "Paris"), judge: { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 10 } }),
+      Code.InvalidArgument,
+      /^judge\.repeats: SCORING_MODE_LOGPROB_WEIGHTED takes 1 repeat, got 10: logprob-weighted form filling is deterministic per request/,
+    );
+    const ok = await h.rpc.score({
+      item: item("lp", "Paris"),
+      criteria: ["accuracy"],
+      judge: { mode: ScoringMode.LOGPROB_WEIGHTED, repeats: 1 },
+    });
+    assert.equal(ok.scores[0].repeats.length, 1);
+    assert.equal(h.chatRequests() - before, 1, "the refused call sent nothing; repeats 1 sent one form request");
+  });
+
+  it("shares one request with n = R per criterion by default where the backend honours n, and says so", async () => {
+    const before = h.chatRequests();
+    const { results } = await h.rpc.scoreBatch({
+      items: [item("d1", "Paris, France."), item("d2", "Toulouse."), item("d3", "Paris, on the Seine.")],
+      judge: { mode: ScoringMode.SINGLE, repeats: 10 },
+    });
+    const steps = results.reduce((sum, r) => sum + r.stepsRequests, 0);
+    const forms = h.server.requests.filter((r) => r.path === "/v1/chat/completions").slice(before + steps);
+    assert.equal(forms.length, 3 * 2, "2 requests per answer for 2 criteria × R = 10");
+    assert.ok(forms.every((r) => r.body?.n === 10 && r.body?.temperature === 1));
+    for (const s of results.flatMap((r) => r.scores)) {
+      assert.equal(s.repeatStrategy, RepeatStrategy.SHARED_REQUEST);
+      assert.match(s.repeatStrategyReason, /^default: backend 'openai' honours n/);
+      assert.equal(s.requests, 1);
+      assert.equal(s.spread?.n, 10);
+    }
+  });
+
   it("samples repeats at temperature 1 by default: one request with n = R, every choice an independent draw", async () => {
     const result = await h.rpc.score({
       item: item("q2", "Lyon."),
@@ -120,7 +154,7 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
       assert.equal(s.repeats[0].requests, 1);
       assert.ok(s.repeats.slice(1).every((r) => r.requests === 0));
     }
-    const forms = h.server.requests.filter((r) => r.body?.n === 10);
+    const forms = h.server.requests.filter((r) => r.body?.n === 10 && JSON.stringify(r.body).includes("Lyon."));
     assert.equal(forms.length, 2);
     assert.ok(forms.every((r) => r.body?.temperature === 1));
   });
@@ -133,7 +167,7 @@ describe("JudgeService (in-memory transport, real HTTP client, fake judge server
     });
     const s = result.scores[0];
     assert.equal(s.temperature, 1);
-    assert.equal(s.requests, 3);
+    assert.equal(s.requests, 1, "the 3 repeats × 5 samples share one request with n = 15 by default");
     for (const r of s.repeats) {
       assert.equal(r.samples.length, 5);
       assert.ok(r.samples.every(Number.isInteger));
@@ -254,7 +288,7 @@ describe("JudgeService failure handling", () => {
       const result = await h.rpc.score({
         item: item("f", "Paris"),
         criteria: ["accuracy"],
-        judge: { mode: ScoringMode.SINGLE, repeats: 10 },
+        judge: { mode: ScoringMode.SINGLE, repeats: 10, repeatStrategy: RepeatStrategy.INDEPENDENT_CALLS },
       });
       const s = result.scores[0];
       const failed = s.repeats.filter((r) => r.failed);
@@ -295,6 +329,40 @@ describe("JudgeService failure handling", () => {
         judge: { mode: ScoringMode.N_SAMPLE, repeats: 2, samples: 3 },
       });
       assert.equal(r.scores[0].requests, 6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("falls back to one request per repeat, recorded, when the backend turns out to ignore n", async () => {
+    const h = await startJudgeHarness({ serverIgnoresN: true });
+    try {
+      const judge = { mode: ScoringMode.SINGLE, repeats: 10 };
+      const sent = () => h.server.requests.filter((r) => r.path === "/v1/chat/completions" && r.body?.n !== undefined);
+      const first = await h.rpc.score({ item: item("n1", "Paris"), criteria: ["accuracy"], judge });
+      const s = first.scores[0];
+      assert.equal(s.spread?.n, 10, "every repeat scored: the one choice returned plus 9 requests of their own");
+      assert.equal(s.failedRepeats, 0);
+      assert.equal(s.requests, 10);
+      assert.equal(s.repeatStrategy, RepeatStrategy.INDEPENDENT_CALLS);
+      assert.match(s.repeatStrategyReason, /fallback .*returned 1 choice for n = 10 \(it ignores n\)/);
+      assert.equal(sent().length, 1, "n was asked for once");
+      // Known now: the next answer asks one choice per request from the start.
+      const before = h.chatRequests();
+      const second = await h.rpc.score({ item: item("n2", "Lyon"), criteria: ["accuracy"], judge });
+      assert.equal(h.chatRequests() - before, 10);
+      assert.equal(sent().length, 1);
+      assert.equal(second.scores[0].repeatStrategy, RepeatStrategy.INDEPENDENT_CALLS);
+      // Asked for by name, shared requests are refused rather than switched.
+      await rejects(
+        h.rpc.score({
+          item: item("n3", "Nice"),
+          criteria: ["accuracy"],
+          judge: { ...judge, repeatStrategy: RepeatStrategy.SHARED_REQUEST },
+        }),
+        Code.FailedPrecondition,
+        /^judge\.repeat_strategy: REPEAT_STRATEGY_SHARED_REQUEST needs n, but backend 'openai' returned 1 choice/,
+      );
     } finally {
       await h.close();
     }
@@ -348,7 +416,7 @@ describe("ScoreBatch", () => {
       assert.deepEqual(oldFigures, figures);
       assert.equal(cal.humanAgreement.length, 0, "no human ratings, no human agreement");
       assert.equal(cal.items, answers.length);
-      assert.equal(cal.requests, BigInt(2 + answers.length * 2 * 4), "2 steps + items × criteria × repeats");
+      assert.equal(cal.requests, BigInt(2 + answers.length * 2), "2 steps + items × criteria (n = 4 shared)");
       for (const criterion of ["accuracy", "completeness"]) {
         assert.ok(cal.meanItemStddev[criterion] >= 0);
         assert.ok(cal.rankFlipRate[criterion] >= 0 && cal.rankFlipRate[criterion] <= 1);

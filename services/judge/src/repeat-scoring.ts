@@ -4,9 +4,12 @@
  * `maxAttempts` rounds, and a repeat still short after that is recorded as failed with the last error and raw
  * output, never given a score. In LOGPROB_WEIGHTED mode a score position with too little mass on the scale is
  * failed at once (asking again would read the same distribution). The repeat strategy decides whether repeats share a request (n choices) or
- * each make their own; requests are counted on the repeat they were made for.
+ * each make their own; requests are counted on the repeat they were made for. A backend that answers a request
+ * for n choices with fewer ignores n (llama.cpp server, Ollama): the choices it did return are used, the rest are
+ * asked for one request each, and the outcome says so; only a caller who named SHARED_REQUEST is refused instead.
  */
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
+import { failedPrecondition } from "@ragtune/runtime";
 import type { JudgeBackend, JudgeChoice, JudgeModel } from "./judge-backend.js";
 import { LowScoreMassError, logprobWeightedScore } from "./logprob-weighting.js";
 import { JudgeOutputError, parseFormOutput } from "./output-parsing.js";
@@ -31,6 +34,10 @@ export interface RepeatScoringPlan {
   model: JudgeModel;
   mode: ScoringMode.LOGPROB_WEIGHTED | ScoringMode.N_SAMPLE | ScoringMode.SINGLE;
   strategy: RepeatStrategy.INDEPENDENT_CALLS | RepeatStrategy.SHARED_REQUEST;
+  /** The caller named the strategy: a backend found ignoring n fails the call (FAILED_PRECONDITION). */
+  strategyExplicit?: boolean;
+  /** Already known: this backend and model ignore n, so ask one choice per request from the start. */
+  nIgnored?: string;
   temperature: number;
   /** Samples per repeat (N_SAMPLE); 1 otherwise. */
   samples: number;
@@ -79,7 +86,13 @@ function readChoice(plan: RepeatScoringPlan, choice: JudgeChoice): Valid {
   return { score: parsed.score, rationale: parsed.rationale, raw: choice.text, mass: 0 };
 }
 
-export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: readonly number[]): Promise<RepeatRecord[]> {
+export interface RepeatsOutcome {
+  records: RepeatRecord[];
+  /** Set when the backend ignored n (found now or known before): why requests went one choice at a time. */
+  nIgnored?: string;
+}
+
+export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: readonly number[]): Promise<RepeatsOutcome> {
   const perRepeat = plan.mode === ScoringMode.N_SAMPLE ? plan.samples : 1;
   const states: RepeatState[] = repeatIndices.map((repeatIndex) => ({
     repeatIndex,
@@ -131,18 +144,50 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     }
   };
 
+  let nIgnored = plan.nIgnored;
+  /** Shared requests asked for by name are refused, never switched, once the backend is known to ignore n. */
+  const refuseIfAskedShared = () => {
+    if (!nIgnored || !plan.strategyExplicit || plan.strategy !== RepeatStrategy.SHARED_REQUEST) return;
+    throw failedPrecondition(
+      `judge.repeat_strategy: REPEAT_STRATEGY_SHARED_REQUEST needs n, but ${nIgnored}; ` +
+        "use REPEAT_STRATEGY_INDEPENDENT_CALLS, leave it unset, or set JUDGE_OPENAI_SUPPORTS_N=false",
+    );
+  };
+  refuseIfAskedShared();
+  /** A request for `asked` choices came back with `got`: from then on, one choice per request. */
+  const noteChoices = (asked: number, got: number) => {
+    if (got >= asked || nIgnored) return;
+    nIgnored = `backend '${plan.backend.name}' returned ${got} choice${got === 1 ? "" : "s"} for n = ${asked} (it ignores n)`;
+    refuseIfAskedShared();
+  };
+
   /** Sizes of the requests that together ask for `count` choices. */
   const chunks = (count: number): number[] => {
-    if (!plan.backend.supportsN) return Array.from({ length: count }, () => 1);
+    if (!plan.backend.supportsN || nIgnored) return Array.from({ length: count }, () => 1);
     const out: number[] = [];
     for (let left = count; left > 0; left -= plan.backend.maxN) out.push(Math.min(left, plan.backend.maxN));
     return out;
   };
 
+  /** Asks `count` choices for one repeat in its own requests. */
+  const requestOwn = async (state: RepeatState, count: number) => {
+    await Promise.all(
+      chunks(count).map(async (size) => {
+        state.requests++;
+        const choices = await request(size);
+        noteChoices(size, choices.length);
+        // Short of choices only when n is ignored (else noteChoices threw or there are enough): ask the rest singly.
+        const got = nIgnored ? Math.min(size, Math.max(choices.length, 1)) : size;
+        for (let i = 0; i < got; i++) accept(state, choices[i]);
+        if (got < size) await requestOwn(state, size - got);
+      }),
+    );
+  };
+
   for (let attempt = 0; attempt < plan.maxAttempts; attempt++) {
     const needing = states.filter((s) => s.valid.length < perRepeat && s.lowMass === undefined);
     if (needing.length === 0) break;
-    if (plan.strategy === RepeatStrategy.SHARED_REQUEST) {
+    if (plan.strategy === RepeatStrategy.SHARED_REQUEST && !nIgnored) {
       // One slot list across repeats; each request's choices fill slots in order, charged to the first.
       const slots = needing.flatMap((s) => Array.from({ length: perRepeat - s.valid.length }, () => s));
       let start = 0;
@@ -151,31 +196,26 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
         start += size;
         return mine;
       });
+      const unserved: RepeatState[] = [];
       await Promise.all(
         batches.map(async (mine) => {
           mine[0].requests++;
           const choices = await request(mine.length);
+          noteChoices(mine.length, choices.length);
           mine.forEach((state, i) => {
-            accept(state, choices[i]);
+            if (choices[i] || !nIgnored) accept(state, choices[i]);
+            else unserved.push(state);
           });
         }),
       );
+      // Slots a backend ignoring n left empty are asked for now, one request each, not as a failed attempt.
+      await Promise.all(unserved.map((state) => requestOwn(state, 1)));
     } else {
-      await Promise.all(
-        needing.map(async (state) => {
-          await Promise.all(
-            chunks(perRepeat - state.valid.length).map(async (size) => {
-              state.requests++;
-              const choices = await request(size);
-              for (let i = 0; i < size; i++) accept(state, choices[i]);
-            }),
-          );
-        }),
-      );
+      await Promise.all(needing.map((state) => requestOwn(state, perRepeat - state.valid.length)));
     }
   }
 
-  return states.map((state) => {
+  const records = states.map((state): RepeatRecord => {
     const base = { repeatIndex: state.repeatIndex, requests: state.requests };
     if (state.valid.length < perRepeat) {
       const got = perRepeat > 1 ? ` (${state.valid.length} of ${perRepeat} samples valid)` : "";
@@ -205,4 +245,5 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
       samples: plan.mode === ScoringMode.N_SAMPLE ? scores : [],
     };
   });
+  return { records, nIgnored };
 }

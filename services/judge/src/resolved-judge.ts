@@ -1,8 +1,9 @@
 /**
  * A request's JudgeConfig turned into what scoring needs: the backend, model and parameters with every
- * default applied, or the reference scorer. Capability mismatches are refused here (FAILED_PRECONDITION),
- * never worked around: logprob weighting on a backend without logprobs, or shared-request repeats on one
- * without n.
+ * default applied, or the reference scorer. Capability mismatches the caller asked for are refused here
+ * (FAILED_PRECONDITION), never worked around: logprob weighting on a backend without logprobs, or shared-request
+ * repeats explicitly asked of one without n. Left unset, the strategy is the cheap one the backend allows:
+ * repeats share one request (n = R) where the backend honours n, else one request per repeat.
  */
 import { type JudgeConfig, RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import { failedPrecondition, invalidArgument } from "@ragtune/runtime";
@@ -29,6 +30,10 @@ export interface ModelJudge {
   backend: JudgeBackend;
   model: JudgeModel;
   strategy: RepeatStrategy.INDEPENDENT_CALLS | RepeatStrategy.SHARED_REQUEST;
+  /** True when the caller named the strategy: then a backend found ignoring n fails the call instead of falling back. */
+  strategyExplicit: boolean;
+  /** Why this strategy, recorded with every score. */
+  strategyReason: string;
   repeats: number;
   samples: number;
   temperature: number;
@@ -64,8 +69,10 @@ export function resolveJudge(config: JudgeConfig, field: string, available: Judg
   const baseModel = config.model?.baseModel || available.defaultModel;
   if (!baseModel) throw invalidArgument(`${field}.model.base_model`, "required: no default judge model is configured");
   const mode = config.mode as ModelJudge["mode"];
-  const strategy =
-    config.repeatStrategy === RepeatStrategy.SHARED_REQUEST
+  const strategyExplicit = config.repeatStrategy !== RepeatStrategy.UNSPECIFIED;
+  const strategy = strategyExplicit
+    ? (config.repeatStrategy as ModelJudge["strategy"])
+    : backend.supportsN
       ? RepeatStrategy.SHARED_REQUEST
       : RepeatStrategy.INDEPENDENT_CALLS;
   if (mode === ScoringMode.LOGPROB_WEIGHTED && !backend.supportsLogprobs) {
@@ -83,7 +90,13 @@ export function resolveJudge(config: JudgeConfig, field: string, available: Judg
     backend,
     model: { baseModel, adapter },
     strategy,
-    // The score token's distribution is the same for every request of one prompt: more repeats would be copies.
+    strategyExplicit,
+    strategyReason: strategyExplicit
+      ? "asked for by the request"
+      : backend.supportsN
+        ? `default: backend '${backend.name}' honours n, so a criterion's repeats share one request`
+        : `default: backend '${backend.name}' is configured without n, so each repeat is its own request`,
+    // The score token's distribution is the same for every request of one prompt (validation refuses more).
     repeats: mode === ScoringMode.LOGPROB_WEIGHTED ? 1 : config.repeats || DEFAULT_REPEATS,
     samples: mode === ScoringMode.N_SAMPLE ? config.samples || DEFAULT_SAMPLES : 1,
     temperature: config.greedy ? 0 : config.temperature || DEFAULT_TEMPERATURE,

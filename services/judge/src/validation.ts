@@ -103,6 +103,16 @@ export function validateJudgeConfig(field: string, config: JudgeConfig | undefin
   if (judge.samples && judge.mode !== ScoringMode.N_SAMPLE) {
     throw invalidArgument(`${field}.samples`, "only SCORING_MODE_N_SAMPLE takes samples");
   }
+  if (judge.mode === ScoringMode.LOGPROB_WEIGHTED && judge.repeats > 1) {
+    // Asking again reads the same score-token distribution: the repeats would be copies with spread 0.
+    throw invalidArgument(
+      `${field}.repeats`,
+      `SCORING_MODE_LOGPROB_WEIGHTED takes 1 repeat, got ${judge.repeats}: logprob-weighted form filling is ` +
+        "deterministic per request (every request of one prompt reads the same score-token distribution, so " +
+        "more repeats would be copies with spread 0); ask for 1 (or leave it 0), or use SCORING_MODE_SINGLE or " +
+        "SCORING_MODE_N_SAMPLE for independent sampled repeats",
+    );
+  }
   if (judge.mode === ScoringMode.REFERENCE && judge.repeatStrategy === RepeatStrategy.SHARED_REQUEST) {
     throw invalidArgument(`${field}.repeat_strategy`, "the reference scorer makes no requests");
   }

@@ -92,7 +92,7 @@ describe("judge server (gRPC on a port, NATS KV cache, events)", () => {
     const independent = await client.score({
       item: { ...item, itemId: "t1" },
       criteria: ["accuracy"],
-      judge: { mode: ScoringMode.SINGLE, repeats: 6 },
+      judge: { mode: ScoringMode.SINGLE, repeats: 6, repeatStrategy: RepeatStrategy.INDEPENDENT_CALLS },
     });
     const calls = sent(before);
     assert.equal(calls.length, 6, "one request per repeat");

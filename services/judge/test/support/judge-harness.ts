@@ -27,6 +27,8 @@ export interface HarnessOptions {
   fake?: FakeJudgeOptions;
   latencyMs?: number;
   supportsN?: boolean;
+  /** The fake server answers one choice whatever n asks (as llama.cpp's server does), while the judge is configured with n. */
+  serverIgnoresN?: boolean;
   supportsLogprobs?: boolean;
   maxAttempts?: number;
   maxConcurrentRequests?: number;
@@ -100,6 +102,7 @@ export async function startJudgeHarness(options: HarnessOptions = {}): Promise<J
     respond: fakeJudge.respond,
     models: [{ id: JUDGE_MODEL, maxModelLen: 1_000_000 }],
     latencyMs: options.latencyMs ?? 0,
+    ignoreN: options.serverIgnoresN,
   });
   const chatRequests = () => server.requests.filter((r) => r.path === "/v1/chat/completions").length;
   return {
