@@ -48,7 +48,7 @@ export const runUsage = `usage: ragtune run [SPEC] [options]
                      smaller --sizes)
   --sizes LIST       fine-tuning pool sizes, 0 = base model (default: 0,200,500,1000)
   --eval-size N      evaluation questions per dataset (default: 200; 0 = all not in a pool)
-  --repeats N        judge repeats per answer (default: 10)
+  --repeats N        judge repeats per answer (default: 10; logprob: 1, its only value)
   --model NAME       base model (default: extractive-reader); --backend NAME its generator backend (default: extractive)
   --judge-mode MODE  reference | single | n-sample | logprob (default: reference; LLM modes need JUDGE_OPENAI_BASE_URL)
   --seed N           split and sampling seed (default: 0)
@@ -150,7 +150,8 @@ async function planFromOptions(values: Record<string, string | boolean | undefin
     finetuneSizes: ((values.sizes as string | undefined) ?? "0,200,500,1000").split(",").map(Number),
     evalSize: Number(values["eval-size"] ?? "200"),
     seed: BigInt((values.seed as string | undefined) ?? "0"),
-    judge: { mode: judgeMode, repeats: Number(values.repeats ?? "10") },
+    // Unset: the spec's default, which depends on the mode (logprob takes 1).
+    judge: { mode: judgeMode, repeats: Number(values.repeats ?? "0") },
   };
   return { spec, about: describeRun(source, stand), idPrefix: "run", rerun: "ragtune run (same options)" };
 }

@@ -74,6 +74,16 @@ describe("experiment spec defaults", () => {
     assert.equal(given.hyperparameters[0].loraAlpha, 0);
   });
 
+  it("gives logprob weighting its one repeat (deterministic per request) and refuses more, naming judge.repeats", () => {
+    const logprob = { mode: ScoringMode.LOGPROB_WEIGHTED };
+    assert.equal(withDefaults(spec({ judge: logprob })).judge?.repeats, 1);
+    assert.equal(withDefaults(spec({ judge: { mode: ScoringMode.SINGLE } })).judge?.repeats, 10);
+    assert.deepEqual(specProblems(spec({ judge: { ...logprob, repeats: 1 } })), []);
+    const [problem] = specProblems(spec({ judge: { ...logprob, repeats: 10 } }));
+    assert.equal(problem.path, "judge.repeats");
+    assert.match(problem.message, /LOGPROB_WEIGHTED takes 1 repeat \(deterministic per request\), got 10/);
+  });
+
   it("gives each backend its own concurrency, and the defaults to the others", () => {
     const s = spec({ backendConcurrency: [{ backend: "vllm", generate: 32 }] });
     assert.deepEqual(backendConcurrency(s, "vllm"), { generate: 32, judge: 1 });
