@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { ExperimentSpecSchema } from "@ragtune/contracts/gateway";
-import { enumerateCells } from "./cells.js";
+import { CELL_KEY_TOKENS, enumerateCells, jobIdFor, MAX_JOB_ID_LENGTH } from "./cells.js";
 import { countCells, withDefaults } from "./experiment-spec.js";
 
 const spec = (init: Parameters<typeof create<typeof ExperimentSpecSchema>>[1]) =>
@@ -52,6 +52,9 @@ describe("cell enumeration", () => {
     const keys = enumerateCells(grid).map((c) => c.key);
     assert.equal(new Set(keys).size, keys.length, keys.join(" "));
     for (const key of keys) assert.match(key, /^[A-Za-z0-9_.-]+$/);
+    // Exactly CELL_KEY_TOKENS non-empty KV key tokens: what lets a listing match one experiment's keys exactly.
+    for (const key of keys) assert.deepEqual(key.split(".").length, CELL_KEY_TOKENS, key);
+    for (const key of keys) assert.ok(key.split(".").every(Boolean), key);
     assert.deepEqual(
       keys,
       enumerateCells(grid).map((c) => c.key),
@@ -93,5 +96,29 @@ describe("cell enumeration", () => {
       ["bioasq.m0-m.base"],
     );
     assert.equal(countCells(baseOnly), 1);
+  });
+
+  it("gives two cells whose ids agree on their first 128 characters two job ids the trainer takes", () => {
+    const experimentId = "e".repeat(64);
+    const grid = spec({
+      datasets: [{ format: "bioasq", name: "d".repeat(40), paths: ["b"] }],
+      baseModels: [{ baseModel: "m".repeat(40) }],
+      finetuneSizes: [200, 500],
+      methods: [FineTuneMethod.LORA, FineTuneMethod.QLORA],
+    });
+    const keys = enumerateCells(grid).map((c) => c.key);
+    // Cut at 128 characters, as job ids used to be, these cells would share trainer jobs.
+    const cut = keys.map((k) => `${experimentId}.${k}`.slice(0, MAX_JOB_ID_LENGTH));
+    assert.ok(new Set(cut).size < keys.length, "the grid does not exercise the cut");
+    const ids = keys.map((k) => jobIdFor(experimentId, k));
+    assert.equal(new Set(ids).size, ids.length, ids.join("\n"));
+    // The trainer's job id rule (services/trainer validation.ts) and the adapter id rule (adapter-archive).
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+    assert.deepEqual(
+      ids,
+      keys.map((k) => jobIdFor(experimentId, k)),
+    );
+    // A short id is kept as it reads.
+    assert.equal(jobIdFor("exp-1", "bioasq.m0-m.base"), "exp-1.bioasq.m0-m.base");
   });
 });

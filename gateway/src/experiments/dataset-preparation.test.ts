@@ -130,4 +130,24 @@ describe("prepareDataset", () => {
       assert.equal(prepared.abstentionAnswer, "Unanswerable");
     });
   }
+
+  it("refuses a stored spec's dataset outside the data roots before reading or indexing anything", async () => {
+    const retriever = documentRetriever();
+    const dataset = create(DatasetSpecSchema, { format: "bioasq", name: "bioasq", paths: ["/etc/passwd"] });
+    const spec = withDefaults(create(ExperimentSpecSchema, { name: "t", datasets: [dataset], finetuneSizes: [0] }));
+    await assert.rejects(
+      prepareDataset({
+        experimentId: "exp-outside",
+        spec,
+        dataset: spec.datasets[0],
+        workDir: join(dir, "work"),
+        createTime: new Date("2026-01-01T00:00:00Z"),
+        retriever: retriever.client,
+        access: { roots: [join(dir, "corpus")], maxFileBytes: DEFAULT_DATASET_MAX_FILE_BYTES },
+        signal: new AbortController().signal,
+      }),
+      /dataset bioasq: "\/etc\/passwd" is not under a data folder/,
+    );
+    assert.equal(retriever.chunks.length, 0);
+  });
 });
