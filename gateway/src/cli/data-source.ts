@@ -6,16 +6,14 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { DATASET_NAMES, DATASET_SOURCES } from "@ragtune/datasets";
 import { DEFAULT_DEMO_SEED, ensureDemoCorpus } from "@ragtune/demo-corpus";
 import { repoRoot } from "../stack.js";
 
-/** Dataset format → its folder under a data directory (NQ-open's files sit in nq/, as the download cache has them). */
-export const DATASET_FOLDERS: Record<string, string> = {
-  bioasq: "bioasq",
-  "nq-open": "nq",
-  nq: "nq",
-  qasper: "qasper",
-};
+/** Dataset format → its folder under a data directory, where `ragtune datasets download` puts it (NQ-open: nq/). */
+export const DATASET_FOLDERS: Record<string, string> = Object.fromEntries(
+  DATASET_NAMES.map((name) => [name, DATASET_SOURCES[name].folder]),
+);
 
 /** The demo corpus has enough Qasper questions for every pool; the shared sample's 36 questions do not. */
 export const DEMO_DATASETS = ["bioasq", "nq-open", "qasper"];

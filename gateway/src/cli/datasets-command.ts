@@ -5,16 +5,22 @@ import {
   createManifest,
   DATASET_NAMES,
   type DatasetName,
-  downloadDataset,
   loadDataset,
   readManifest,
   splitDataset,
   writeManifest,
 } from "@ragtune/datasets";
+import { type CommandIo, downloadCommand } from "./dataset-download.js";
 
 export const datasetsUsage = `usage:
-  ragtune datasets download <${DATASET_NAMES.join("|")}> [--from PATH] [--cache DIR]
-      fetch the official files (or copy PATH), cache them under DIR (default .ragtune/datasets), verify sha256
+  ragtune datasets download <${DATASET_NAMES.join("|")}> [--from PATH] [--data DIR] [--mirror URL] [--sources FILE] [--retries N]
+      fetch the public files (or copy PATH) into DIR/<folder>, where \`ragtune run\` reads them (DIR: --data,
+      else RAGTUNE_DATASETS_DIR, else .ragtune/datasets); progress bar, pinned sha256, resumes a broken transfer.
+      nq-open: NQ-open dev questions + their gold passages (about 1.4 MB); qasper: AllenAI's v0.3 archives
+      (14.7 MB); bioasq: needs registration at participants-area.bioasq.org, then --from PATH.
+      Mirrors: --mirror URL or RAGTUNE_DATASETS_MIRROR (same files by name, same pins); --sources FILE or
+      RAGTUNE_DATASETS_SOURCES ({"<dataset>": [{name, url, sha256, bytes, archive}]}) for other pins.
+      Exit 3: host unreachable (offline); 2: needs --from; 1: HTTP error, broken transfer, checksum refused.
   ragtune datasets split <dataset> <PATH> --out MANIFEST [--seed N] [--sizes 200,500,1000] [--eval-size N]
       load PATH, split it (nested fine-tuning pools, held-out evaluation set) and write the manifest
   ragtune datasets verify <MANIFEST>
@@ -28,13 +34,20 @@ function datasetName(value: string | undefined): DatasetName {
   return value as DatasetName;
 }
 
-export async function datasetsCommand(argv: string[]): Promise<number> {
+export async function datasetsCommand(
+  argv: string[],
+  io: CommandIo = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       from: { type: "string" },
+      data: { type: "string" },
       cache: { type: "string" },
+      mirror: { type: "string" },
+      sources: { type: "string" },
+      retries: { type: "string" },
       out: { type: "string" },
       seed: { type: "string", default: "0" },
       sizes: { type: "string", default: "200,500,1000" },
@@ -43,16 +56,18 @@ export async function datasetsCommand(argv: string[]): Promise<number> {
   });
   const [action, ...rest] = positionals;
   switch (action) {
-    case "download": {
-      const result = await downloadDataset({
-        dataset: datasetName(rest[0]),
-        from: values.from,
-        cacheDir: values.cache,
-        log: (line) => console.log(line),
-      });
-      for (const file of result.files) console.log(`${file.sha256}  ${file.path}  (${file.origin})`);
-      return 0;
-    }
+    case "download":
+      return downloadCommand(
+        {
+          dataset: datasetName(rest[0]),
+          from: values.from,
+          data: values.data ?? values.cache,
+          mirror: values.mirror,
+          sources: values.sources,
+          retries: values.retries === undefined ? undefined : Number(values.retries),
+        },
+        io,
+      );
     case "split": {
       const dataset = datasetName(rest[0]);
       if (!rest[1] || !values.out) throw new Error("split needs a dataset, its PATH and --out MANIFEST");
@@ -77,7 +92,7 @@ export async function datasetsCommand(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stdout.write(datasetsUsage);
+      io.out.write(datasetsUsage);
       return action ? 2 : 0;
   }
 }
