@@ -1,6 +1,7 @@
 import { type BackoffOptions, backoffDelayMs, parseRetryAfterMs, sleep } from "./backoff.js";
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from "./concurrency-limiter.js";
 import { LlmError } from "./errors.js";
+import { createHttpTransport, type HttpRequest, type HttpResponse } from "./http-transport.js";
 import { readSseData } from "./sse.js";
 import type {
   ChatCompletionChunk,
@@ -55,6 +56,9 @@ export interface OpenAiClient {
   unloadLoraAdapter(request: { lora_name: string }, options?: RequestOptions): Promise<void>;
 }
 
+/** What differs between the client's requests; headers and the abort signal are added per attempt. */
+type AttemptInit = Omit<HttpRequest, "headers" | "signal">;
+
 const DEFAULTS = { timeoutMs: 60_000, maxRetries: 3, baseMs: 250, maxMs: 8_000, maxConcurrency: 32 };
 
 /** A client for any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI). */
@@ -73,11 +77,13 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
 
   const redact = (text: string) => (options.apiKey ? text.split(options.apiKey).join("****") : text);
 
+  const http = createHttpTransport();
+
   /** One attempt: resolves with a 2xx response (body unread) or throws a classified LlmError. */
-  async function attempt(path: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
-    let response: Response;
+  async function attempt(path: string, init: AttemptInit, signal: AbortSignal): Promise<HttpResponse> {
+    let response: HttpResponse;
     try {
-      response = await fetch(`${baseUrl}${path}`, { ...init, headers, signal });
+      response = await http.send(`${baseUrl}${path}`, { ...init, headers, signal });
     } catch (error) {
       throw classifyFetchError(error, path, signal);
     }
@@ -89,7 +95,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
       response.status,
     );
     (error as LlmError & { retryAfterMs?: number }).retryAfterMs = parseRetryAfterMs(
-      response.headers.get("retry-after"),
+      response.header("retry-after") ?? null,
     );
     throw error;
   }
@@ -100,9 +106,9 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
    */
   async function withRetries<T>(
     path: string,
-    init: RequestInit,
+    init: AttemptInit,
     call: RequestOptions,
-    use: (response: Response) => Promise<T>,
+    use: (response: HttpResponse) => Promise<T>,
     limited = true,
   ): Promise<T> {
     const held = await withRetriesHeld(path, init, call, use, limited);
@@ -116,9 +122,9 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
    */
   async function withRetriesHeld<T>(
     path: string,
-    init: RequestInit,
+    init: AttemptInit,
     call: RequestOptions,
-    use: (response: Response) => Promise<T>,
+    use: (response: HttpResponse) => Promise<T>,
     limited = true,
   ): Promise<{ value: T; controller: AbortController; finish: (cancel?: boolean) => void }> {
     for (let attemptNo = 0; ; attemptNo++) {
@@ -183,7 +189,6 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
       timer = setTimeout(() => controller.abort(new LlmError("timeout", `${path}: no data for ${idleMs} ms`)), idleMs);
     };
     try {
-      if (!response.body) throw new LlmError("protocol", `${path}: streaming response without a body`);
       arm();
       for await (const payload of readSseData(abortable(response.body, controller.signal))) {
         arm();
@@ -243,7 +248,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
   };
 }
 
-async function readJson<T>(response: Response, path: string): Promise<T> {
+async function readJson<T>(response: HttpResponse, path: string): Promise<T> {
   const text = await response.text();
   try {
     return JSON.parse(text) as T;
@@ -261,8 +266,9 @@ function classifyFetchError(error: unknown, path: string, signal: AbortSignal): 
       return new LlmError("timeout", `${path}: timed out`, undefined, 1, { cause: error });
     return new LlmError("aborted", `${path}: aborted`, undefined, 1, { cause: error });
   }
+  // node:http puts the system error code (ECONNREFUSED, ECONNRESET) on the error itself.
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const detail = cause?.code ?? cause?.message ?? (error as Error).message;
+  const detail = (error as { code?: string }).code ?? cause?.code ?? cause?.message ?? (error as Error).message;
   return new LlmError("network", `${path}: ${detail}`, undefined, 1, { cause: error });
 }
 
