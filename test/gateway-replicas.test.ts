@@ -36,6 +36,7 @@ describe("gateway replicas", () => {
         GENERATOR_URL: urlOf("generator"),
         JUDGE_URL: urlOf("judge"),
         GATEWAY_DATA_DIR: join(stack.dataDir, "gateway-b"),
+        GATEWAY_DATA_ROOTS: stack.dataDir,
         GATEWAY_LEASE_TTL_MS: String(LEASE_TTL_MS),
       },
       anyPort: true,

@@ -19,7 +19,8 @@ export async function startTestStack(env: NodeJS.ProcessEnv = {}): Promise<TestS
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
-      env: { ...process.env, ...env, NATS_URL: nats.url, RAGTUNE_DATA_DIR: dataDir },
+      // Tests write their datasets into the stack's own folder: the gateway reads datasets there.
+      env: { ...process.env, GATEWAY_DATA_ROOTS: dataDir, ...env, NATS_URL: nats.url, RAGTUNE_DATA_DIR: dataDir },
       dataDir,
       anyPort: true,
       onLog: (service, line) => logs.push(`[${service}] ${line}`),

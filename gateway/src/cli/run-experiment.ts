@@ -32,6 +32,7 @@ import {
   gatewayClient,
   gatewayTarget,
 } from "./gateway-client.js";
+import { runDataRoots } from "../experiments/dataset-access.js";
 import { startLocalStack } from "./local-stack.js";
 import { formatResultsTable } from "../reports/results-terminal.js";
 import { readSpecFile } from "./spec-file.js";
@@ -208,6 +209,8 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     console.log(`no suite answers at ${target.url}: starting a local stack of embedded defaults for this run…`);
     stack = await startLocalStack({
       dataDir: stateDir,
+      // The stack serves this run only: its gateway may read the run's dataset folders besides its defaults.
+      env: { ...process.env, GATEWAY_DATA_ROOTS: runDataRoots(plan.spec) },
       anyPort: true,
       onLog: (service, line) => {
         if (/"level":"(warn|error)"/.test(line) || !line.startsWith("{")) console.error(`[${service}] ${line}`);

@@ -37,6 +37,19 @@ export function defaultDatasetAccess(env: NodeJS.ProcessEnv = process.env): Data
   return { roots: defaultDataRoots(env), maxFileBytes: DEFAULT_DATASET_MAX_FILE_BYTES };
 }
 
+/**
+ * GATEWAY_DATA_ROOTS for a stack started for one run (`ragtune run`): what the environment configures (else the
+ * defaults) and the run's own dataset paths, which its user named on their own machine.
+ */
+export function runDataRoots(
+  spec: { datasets?: readonly { paths?: readonly string[] }[] },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const configured = env.GATEWAY_DATA_ROOTS?.trim() ? env.GATEWAY_DATA_ROOTS.split(",") : defaultDataRoots(env);
+  const own = (spec.datasets ?? []).flatMap((d) => d.paths ?? []).filter((p) => isAbsolute(p));
+  return [...new Set([...configured.map((r) => r.trim()), ...own])].filter(Boolean).join(",");
+}
+
 export const datasetAccessSettings = {
   dataRoots: folderListSetting({
     env: "GATEWAY_DATA_ROOTS",
