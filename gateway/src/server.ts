@@ -15,6 +15,7 @@ import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
 import { createKvExperimentStore } from "./experiments/experiment-store.js";
 import { datasetAccessFrom } from "./experiments/dataset-access.js";
 import { createObjectStoreManifestStore } from "./experiments/manifest-store.js";
+import { TimeBreakdownRecorder, timedCellStore, timedExperimentStore } from "./telemetry/time-breakdown.js";
 
 export const LEASES_BUCKET = "ragtune_experiment_leases";
 
@@ -28,12 +29,23 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
   const leases = await ctx.nats.kvm.create(LEASES_BUCKET, { history: 1 });
   const holder = `gateway@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const trainer = createServiceClient(TrainerService, config.trainerUrl, auth);
+  // Where each run's time goes (Experiment.time_breakdown and metrics), from the stages the runner announces.
+  const timing = new TimeBreakdownRecorder({
+    queueWait: async (jobId) => {
+      const { job } = await trainer.getJob({ jobId });
+      const at = (t?: { seconds: bigint; nanos: number }) => (t ? Number(t.seconds) + t.nanos / 1e9 : undefined);
+      const created = at(job?.createTime);
+      const started = at(job?.startTime);
+      return created !== undefined && started !== undefined ? Math.max(0, started - created) : undefined;
+    },
+  });
   const runner = new ExperimentRunner({
-    store,
-    cells,
+    store: timedExperimentStore(store, timing),
+    cells: timedCellStore(cells, timing),
     clients: {
       retriever: createServiceClient(RetrieverService, config.retrieverUrl, auth),
-      trainer: createServiceClient(TrainerService, config.trainerUrl, auth),
+      trainer,
       generator: createServiceClient(GeneratorService, config.generatorUrl, auth),
       judge: createServiceClient(JudgeService, config.judgeUrl, auth),
     },

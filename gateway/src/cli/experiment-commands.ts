@@ -9,6 +9,8 @@ import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
 import { detachOnInterrupt, everyOption, type FollowEnd, followExperiment } from "./follow-experiment.js";
 import { explainGatewayError, type GatewayTarget, gatewayClient, gatewayTarget } from "./gateway-client.js";
 import { experimentUsage } from "./experiment-usage.js";
+import { timeBreakdownLines } from "../reports/time-breakdown-view.js";
+import { readRatingsOption, showAgreement } from "./human-ratings-option.js";
 import { formatResults, RESULT_FORMATS, type ResultFormat } from "./results-format.js";
 
 function when(e: Experiment, field: "createTime" | "updateTime"): string {
@@ -16,7 +18,7 @@ function when(e: Experiment, field: "createTime" | "updateTime"): string {
   return t ? timestampDate(t).toISOString().replace("T", " ").slice(0, 19) : "";
 }
 
-function statusLines(e: Experiment): string[] {
+export function statusLines(e: Experiment): string[] {
   const lines = [
     `experiment ${e.experimentId}: ${ExperimentState[e.state]}, ${e.cellsDone}/${e.cellsTotal} cells done`,
     `  name     ${e.spec?.name ?? ""}`,
@@ -25,6 +27,7 @@ function statusLines(e: Experiment): string[] {
   if (e.currentStage) lines.push(`  stage    ${e.currentStage}`);
   if (e.traceId) lines.push(`  trace    ${e.traceId}`);
   if (e.error) lines.push(`  errors   ${e.error.split("\n").join("\n           ")}`);
+  lines.push(...timeBreakdownLines(e));
   return lines;
 }
 
@@ -83,6 +86,7 @@ export async function experimentCommand(command: string, argv: string[]): Promis
       format: { type: "string", default: "table" },
       out: { type: "string" },
       every: { type: "string" },
+      "human-ratings": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -104,6 +108,11 @@ export async function experimentCommand(command: string, argv: string[]): Promis
   const every = everyOption(command, values.every);
   if (every.error) {
     console.error(every.error);
+    return 2;
+  }
+  const ratings = await readRatingsOption(values["human-ratings"]);
+  if (typeof ratings === "string") {
+    console.error(`ragtune ${command}: ${ratings}`);
     return 2;
   }
   const target = gatewayTarget();
@@ -150,6 +159,11 @@ export async function experimentCommand(command: string, argv: string[]): Promis
           gateway.getResults({ experimentId: id }),
         ]);
         process.stdout.write(formatResults(experiment!, rows, values.format as ResultFormat));
+        // Under a table; beside machine-readable output (stderr), so that output stays valid.
+        if (ratings) {
+          const out = values.format === "table" ? process.stdout : process.stderr;
+          await showAgreement({ option: ratings, answers: gateway.exportAnswers({ experimentId: id }), out });
+        }
         return 0;
       }
       case "report": {
@@ -169,6 +183,11 @@ export async function experimentCommand(command: string, argv: string[]): Promis
             : ` (${ExperimentState[experiment!.state]}: finished cells only)`;
         console.log(`report: ${files.find((f) => f.endsWith(".html"))}${partial}`);
         console.log(`tables and answers: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
+        if (ratings) {
+          const answers = gateway.exportAnswers({ experimentId: id });
+          const path = await showAgreement({ option: ratings, answers, out: process.stdout, dir });
+          console.log(`agreement with human ratings: ${path}`);
+        }
         return 0;
       }
       case "cancel": {

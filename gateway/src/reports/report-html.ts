@@ -8,6 +8,7 @@ import type { Experiment, ResultRow } from "@ragtune/contracts/gateway";
 import { diffWithInterval, fixed2, isPaired, pValue, scoreWithInterval, significant } from "./number-format.js";
 import { PAPER_CITATION, PAPER_VALUES } from "./paper-results.js";
 import { escapeHtml, renderFigure } from "./report-figure.js";
+import { timeBreakdownHtml } from "./time-breakdown-view.js";
 import {
   experimentStateName,
   fineTuneLabel,
@@ -202,6 +203,7 @@ ${reliabilityTable(rows)}
 ${paperTable(rows)}
 <h2>All rows</h2>
 ${resultsTable(rows)}
+${timeBreakdownHtml(experiment)}
 </body></html>
 `;
 }
