@@ -8,6 +8,9 @@ RAGTUNE_AUTH_TOKEN when the suite wants one):
   watch ID [--every S]       follow its progress until it ends (Ctrl-C detaches; the run goes on)
   results ID [--format F]    its results table; F: ${RESULT_FORMATS.join(", ")} (default table)
   report ID [--out DIR]      write report.html, results.csv/.json/.tex and answers.jsonl (default .ragtune/reports/ID)
+      --human-ratings FILE   (results, report) also the judge's agreement with human ratings of the run's answers:
+                             JSONL or CSV rows of cell_key, item_id (as in answers.jsonl), criterion, score 1..5,
+                             rater; per criterion and dataset n, Spearman, Pearson, mean |judge-human|
   cancel ID                  cancel it; finished cells are kept
   resume ID [--every S]      start it again where it stopped, and follow it
 `;
