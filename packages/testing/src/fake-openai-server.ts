@@ -82,9 +82,28 @@ export interface FakeOpenAiServerOptions {
   apiKey?: string;
   /** How the fine-tuning API (/v1/files, /v1/fine_tuning/jobs) moves its jobs along. */
   fineTuning?: FakeFineTuningOptions;
+  /**
+   * Holds each completion before it is answered, e.g. for the time a modelled inference engine would take
+   * (the protocol simulation's vLLM model). Default: none.
+   */
+  pace?: (call: PacedCall) => Promise<void>;
   /** Computes answers; default: a deterministic echo of prompt words tagged with the model. */
   respond?: FakeResponder;
   host?: string;
+}
+
+/** A completion about to be answered, as `pace` sees it. */
+export interface PacedCall {
+  /** Model name as requested. */
+  model: string;
+  base: string;
+  /** LoRA adapter in effect, if any. */
+  adapter?: string;
+  /** Hosted fine-tuned model answering, if any. */
+  fineTunedModel?: string;
+  promptTokens: number;
+  completionTokens: number;
+  n: number;
 }
 
 export interface RecordedRequest {
@@ -312,6 +331,15 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
     };
+    await options.pace?.({
+      model,
+      base,
+      adapter: adapter?.effective ? model : undefined,
+      fineTunedModel: hostedBase ? model : undefined,
+      promptTokens,
+      completionTokens,
+      n,
+    });
     const id = `fake-${requests.length}`;
     const created = Math.floor(Date.now() / 1000);
     const wantLogprobs = endpoint === "chat" ? body.logprobs === true : typeof body.logprobs === "number";

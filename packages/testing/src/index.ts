@@ -15,6 +15,7 @@ export {
   type FakeOpenAiServer,
   type FakeOpenAiServerOptions,
   type FakeResponder,
+  type PacedCall,
   type RecordedRequest,
   startFakeOpenAiServer,
 } from "./fake-openai-server.js";

@@ -7,6 +7,7 @@
  * reports one pretend GPU so the scheduler places LoRA jobs on it; outside tests asking for it is refused.
  */
 import { create } from "@bufbuild/protobuf";
+import { FineTuneMethod } from "@ragtune/contracts/common";
 import { FailureClass, type Gpu, GpuSchema } from "@ragtune/contracts/trainer";
 import { ConfigError } from "@ragtune/runtime";
 import { writeFile } from "node:fs/promises";
@@ -14,6 +15,40 @@ import { join } from "node:path";
 import { type Executor, type ExecutorContext, ExecutorFailure } from "./executor.js";
 
 export const PEFT_TEST_STAND_IN_ENV = "AGENT_PEFT_TEST_STAND_IN";
+/**
+ * Simulations only: JSON {"lora": tokens/s, "qlora": tokens/s} in real (wall-clock) seconds. The stand-in then
+ * holds its pretend GPU for the pool's tokens × epochs / that rate, as a GPU would be held for training.
+ */
+export const PEFT_TEST_STAND_IN_PACE_ENV = "AGENT_PEFT_TEST_STAND_IN_PACE";
+/** Tokens of text by the common rule of thumb for English with Llama-family tokenizers (no tokenizer here). */
+const CHARS_PER_TOKEN = 4;
+
+export interface StandInPace {
+  lora: number;
+  qlora: number;
+}
+
+/** Tokens a training pass over the pairs reads: the RAG prompt (question and contexts) and the answer. */
+export function estimatePoolTokens(pairs: ExecutorContext["pairs"]): number {
+  let chars = 0;
+  for (const pair of pairs) {
+    chars += pair.question.length + pair.answer.length;
+    for (const context of pair.contexts) chars += context.text.length;
+  }
+  return Math.ceil(chars / CHARS_PER_TOKEN);
+}
+
+function holdFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error("cancelled"));
+    const timer = setTimeout(resolve, ms);
+    const cancel = () => {
+      clearTimeout(timer);
+      reject(new Error("cancelled"));
+    };
+    signal.addEventListener("abort", cancel, { once: true });
+  });
+}
 const GIB = 1024 ** 3;
 /** Width of the pretend model's layers the zero LoRA matrices are shaped for. */
 const HIDDEN = 64;
@@ -35,7 +70,7 @@ export function zeroSafetensors(tensors: Record<string, number[]>, metadata: Rec
   return Buffer.concat([length, Buffer.from(json), Buffer.alloc(offset)]);
 }
 
-export function createPeftTestStandInExecutor(): Executor {
+export function createPeftTestStandInExecutor(pace?: StandInPace): Executor {
   return {
     name: "peft",
     async run(ctx: ExecutorContext) {
@@ -45,8 +80,12 @@ export function createPeftTestStandInExecutor(): Executor {
       const rank = spec.loraRank || 8;
       const modules = spec.targetModules.length ? spec.targetModules : ["q_proj", "v_proj"];
       const steps = Math.max(1, Math.ceil(ctx.pairs.length / Math.max(1, spec.microBatchSize))) * spec.epochs;
+      const tokensPerSecond = pace && (spec.method === FineTuneMethod.QLORA ? pace.qlora : pace.lora);
+      const trainTokens = tokensPerSecond ? estimatePoolTokens(ctx.pairs) * spec.epochs : 0;
+      const stepMs = tokensPerSecond ? (trainTokens / tokensPerSecond / steps) * 1000 : 0;
       for (let step = 1; step <= steps; step++) {
         if (ctx.signal.aborted) throw new Error("cancelled");
+        if (stepMs > 0) await holdFor(stepMs, ctx.signal);
         ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
       }
       const config = {
@@ -72,7 +111,9 @@ export function createPeftTestStandInExecutor(): Executor {
         join(ctx.adapterDir, "adapter_model.safetensors"),
         zeroSafetensors(tensors, { format: "pt", ragtune_test_stand_in: "true" }),
       );
-      return { metrics: { test_stand_in: 1, train_pairs: ctx.pairs.length, train_steps: steps } };
+      return {
+        metrics: { test_stand_in: 1, train_pairs: ctx.pairs.length, train_steps: steps, train_tokens: trainTokens },
+      };
     },
   };
 }
@@ -95,5 +136,13 @@ export function peftTestStandInFromEnv(
     memoryTotalBytes: BigInt(80 * GIB),
     memoryFreeBytes: BigInt(80 * GIB),
   });
-  return { executor: createPeftTestStandInExecutor(), gpus: [gpu] };
+  const paceJson = env[PEFT_TEST_STAND_IN_PACE_ENV];
+  let pace: StandInPace | undefined;
+  if (paceJson) {
+    pace = JSON.parse(paceJson) as StandInPace;
+    if (!(pace.lora > 0 && pace.qlora > 0)) {
+      throw new ConfigError(PEFT_TEST_STAND_IN_PACE_ENV, 'must be {"lora": tokens/s, "qlora": tokens/s}, both > 0');
+    }
+  }
+  return { executor: createPeftTestStandInExecutor(pace), gpus: [gpu] };
 }
