@@ -139,11 +139,23 @@ describe("ragtune CLI against a running suite", () => {
     const res = await cli("run", join(specDir, "small.yaml"), "--id", "cli-small", "--every", "1");
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
     assert.match(res.stdout, /experiment cli-small: 2 cells on the gateway at http:\/\/127\.0\.0\.1:\d+/);
-    // One plain line per stage (no carriage returns off a terminal), each with cells done/total, rate and ETA.
+    // Plain lines (no carriage returns off a terminal): the stage with cells done/total, then per stage of the
+    // run its items done/total, rate and ETA; the last lines hold the counts the run ended with.
     assert.doesNotMatch(res.stdout, /\r/);
-    for (const stage of ["prepare bioasq", "generate bioasq", "judge bioasq", "fine-tune bioasq"]) {
-      assert.match(res.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${stage}.* \\d/2 cells  \\S+/min  ETA `, "m"));
+    for (const stage of ["prepare bioasq", "generate and judge bioasq", "fine-tune bioasq"]) {
+      assert.match(res.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${stage}.*  \\d/2 cells  \\(stage `, "m"));
     }
+    for (const stage of ["retrieve", "train", "generate", "judge"]) {
+      assert.match(
+        res.stdout,
+        new RegExp(`^\\d\\d:\\d\\d:\\d\\d   ${stage} \\d+/\\d+  \\S+/(s|min)  (ETA \\S+|done)$`, "m"),
+      );
+    }
+    const last = (stage: string) =>
+      [...res.stdout.matchAll(new RegExp(`^\\S+   ${stage} (\\d+/\\d+) `, "gm"))].at(-1)?.[1];
+    assert.equal(last("train"), "1/1", "one fine-tune");
+    assert.equal(last("generate"), "40/40", "2 cells × 20 questions answered");
+    assert.equal(last("judge"), "40/40", "and judged");
     assert.match(res.stdout, /^SUCCEEDED: 2\/2 cells, trace [0-9a-f]{32}$/m);
     assert.match(res.stdout, /^bioasq\s+base\s+0\s+0\s+accuracy\s+20\s/m);
     const report = /^report: (\S+report\.html)$/m.exec(res.stdout)?.[1];

@@ -51,6 +51,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
     },
     workDir: resolve(config.workDir),
     manifests: createObjectStoreManifestStore(ctx.nats.objm),
+    datasetAccess,
     logger: ctx.logger,
     events: ctx.nats,
     leaseFor: (experimentId) => createKvLease(leases, experimentId, holder, config.leaseTtlMs),

@@ -1,9 +1,11 @@
 /**
- * What a person following a run sees: one line per stage with cells done/total, the rate and an ETA. On a
- * terminal the current stage's line is redrawn in place (a bar); elsewhere (a log file, CI) plain lines are
- * printed when the stage changes and every `everyMs` in between.
+ * What a person following a run sees: the stage the gateway is in with cells done/total, and one line per stage
+ * of the run (retrieve, train, generate, judge) with its items done/total, rate and ETA. On a terminal the block
+ * is redrawn in place, a bar per stage; elsewhere (a log file, CI) plain lines are printed when the stage changes,
+ * when a cell finishes and every `everyMs` in between.
  *
- * Counts are cells of the grid: the gateway reports cells done and the stage it is in, not items inside a cell.
+ * Rates are measured while following (items done since the first update seen, over the time since), so a
+ * resumed run's earlier work does not inflate them.
  */
 import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
 
@@ -14,7 +16,7 @@ export interface ProgressOutput {
 }
 
 export interface ProgressViewOptions {
-  /** Plain output: a line at least this often while a stage runs. Default 30 s. */
+  /** Plain output: lines at least this often while a run goes on. Default 30 s. */
   everyMs?: number;
   now?: () => number;
 }
@@ -26,91 +28,113 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+/** Items per second as a person reads it: per second from 1/s up, else per minute. */
+export function formatRate(perSecond: number): string {
+  if (!(perSecond > 0)) return "–/s";
+  if (perSecond >= 1) return `${perSecond < 10 ? perSecond.toFixed(1) : Math.round(perSecond)}/s`;
+  const perMinute = perSecond * 60;
+  return `${perMinute < 10 ? perMinute.toFixed(1) : Math.round(perMinute)}/min`;
+}
+
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
+}
+
+function bar(done: number, total: number, width: number): string {
+  const filled = total ? Math.min(width, Math.round((done / total) * width)) : 0;
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
 }
 
 export interface ProgressView {
   /** A new state of the experiment, from the watch stream. */
   update(experiment: Experiment): void;
-  /** Time passed: redraw (terminal) or print the periodic line (plain). */
+  /** Time passed: redraw (terminal) or print the periodic lines (plain). */
   tick(): void;
-  /** Ends the current line (the run ended, or the follower stops following). */
+  /** Ends the drawing (the run ended, or the follower stops following). */
   close(): void;
+}
+
+interface Seen {
+  done: number;
+  at: number;
 }
 
 export function createProgressView(out: ProgressOutput, options: ProgressViewOptions = {}): ProgressView {
   const now = options.now ?? Date.now;
   const everyMs = options.everyMs ?? 30_000;
   const tty = Boolean(out.isTTY);
-  const started = now();
-  let cellsAtStart: number | undefined;
+  const width = out.columns ?? 100;
+  const firstSeen = new Map<string, Seen>();
   let latest: Experiment | undefined;
   let stage = "";
-  let stageStart = started;
+  let stageStart = now();
   let lastPrinted = 0;
-  let lineOpen = false;
+  let drawnLines = 0;
+  let unprinted = false;
 
-  const describe = (e: Experiment): string => {
-    const done = e.cellsDone;
-    const total = e.cellsTotal;
-    const elapsedMin = (now() - started) / 60_000;
-    const gained = done - (cellsAtStart ?? done);
-    const rate = gained > 0 && elapsedMin > 0 ? gained / elapsedMin : 0;
-    const eta = rate > 0 ? formatDuration(((total - done) / rate) * 60_000) : "–";
-    const rateText = rate > 0 ? `${rate < 10 ? rate.toFixed(1) : Math.round(rate)}/min` : "–/min";
-    const counts = `${done}/${total} cells  ${rateText}  ETA ${eta}  (stage ${formatDuration(now() - stageStart)})`;
+  const stageLine = (name: string, done: number, total: number): string => {
+    const first = firstSeen.get(name) ?? { done, at: now() };
+    firstSeen.set(name, first);
+    const seconds = (now() - first.at) / 1000;
+    const rate = seconds > 0 ? (done - first.done) / seconds : 0;
+    const eta = done >= total ? "done" : rate > 0 ? `ETA ${formatDuration(((total - done) / rate) * 1000)}` : "ETA –";
+    const counts = `${done}/${total}  ${formatRate(rate)}  ${eta}`;
+    return tty ? `  ${name.padEnd(8)} ${bar(done, total, 20)} ${counts}` : `${name} ${counts}`;
+  };
+
+  const header = (e: Experiment): string => {
     const name = stage || ExperimentState[e.state].toLowerCase();
-    if (!tty) return `${clock(now())} ${name}  ${counts}`;
-    const width = 12;
-    const filled = total ? Math.round((done / total) * width) : 0;
-    const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
-    const tail = `  ${bar} ${counts}`;
-    const room = Math.max(10, (out.columns ?? 100) - tail.length - 1);
+    const tail = `  ${e.cellsDone}/${e.cellsTotal} cells  (stage ${formatDuration(now() - stageStart)})`;
+    const room = Math.max(10, width - tail.length - 1);
     return `${name.length > room ? `${name.slice(0, room - 1)}…` : name}${tail}`;
   };
 
+  const lines = (e: Experiment): string[] => [
+    header(e),
+    ...e.stages.filter((s) => s.total > 0n).map((s) => stageLine(s.stage, Number(s.done), Number(s.total))),
+  ];
+
   const draw = () => {
     if (!latest) return;
+    const current = lines(latest);
     if (tty) {
-      out.write(`\r\x1b[2K${describe(latest)}`);
-      lineOpen = true;
+      // Back to the block's first line, then every line rewritten (a new stage adds one below).
+      const up = drawnLines > 1 ? `\x1b[${drawnLines - 1}A` : "";
+      out.write(`${up}\r${current.map((l) => `\x1b[2K${l}`).join("\n")}`);
+      drawnLines = current.length;
     } else {
-      out.write(`${describe(latest)}\n`);
+      const time = clock(now());
+      out.write(`${current.map((l, i) => (i === 0 ? `${time} ${l}` : `${time}   ${l}`)).join("\n")}\n`);
     }
     lastPrinted = now();
+    unprinted = false;
   };
 
   return {
     update(experiment) {
-      cellsAtStart ??= experiment.cellsDone;
       const changed = experiment.currentStage !== stage && experiment.currentStage !== "";
-      if (changed && latest && stage) {
-        // The finished stage keeps its line; the next one starts below it.
-        if (tty) {
-          draw();
-          out.write("\n");
-          lineOpen = false;
-        }
-      }
       const cellFinished = latest !== undefined && latest.cellsDone !== experiment.cellsDone;
       latest = experiment;
       if (changed) {
         stage = experiment.currentStage;
         stageStart = now();
       }
-      if (changed || tty || cellFinished) draw();
+      for (const s of experiment.stages) stageLine(s.stage, Number(s.done), Number(s.total)); // rates start here
+      unprinted = true;
+      if (changed || tty || cellFinished || lastPrinted === 0) draw();
     },
     tick() {
-      if (!latest || !stage) return;
+      if (!latest) return;
       if (tty) draw();
       else if (now() - lastPrinted >= everyMs) draw();
     },
     close() {
-      if (tty && lineOpen) {
+      if (tty && drawnLines > 0) {
         draw();
         out.write("\n");
-        lineOpen = false;
+        drawnLines = 0;
+      } else if (!tty && unprinted) {
+        draw(); // the counts the run ended with
       }
     },
   };

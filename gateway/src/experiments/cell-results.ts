@@ -49,6 +49,27 @@ export interface CellResultStore {
   list(experimentId: string): Promise<CellResult[]>;
   /** The answers kept for a finished cell (empty for cells stored before answers were kept). */
   answers(experimentId: string, cellKey: string): Promise<AnswerRecord[]>;
+  /**
+   * Streams a cell's answers to where answers() reads them, as they come, so no cell is held whole; resolves once
+   * all are stored. Before put() of the cell's result (given without answers): a done cell has its answers.
+   */
+  writeAnswers(experimentId: string, cellKey: string, records: AsyncIterable<AnswerRecord>): Promise<void>;
+}
+
+/** JSON lines as bytes, pulled one record at a time (the object store asks for more as it sends). */
+function jsonlStream(records: AsyncIterable<AnswerRecord>): ReadableStream<Uint8Array> {
+  const iterator = records[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(`${toJsonString(AnswerRecordSchema, next.value)}\n`));
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
 }
 
 function answersToJsonl(answers: readonly AnswerRecord[]): string {
@@ -100,6 +121,9 @@ export async function createKvCellResultStore(nats: NatsHandle): Promise<CellRes
       const blob = await objects.getBlob(keyOf(experimentId, cellKey));
       return blob ? answersFromJsonl(new TextDecoder().decode(blob)) : [];
     },
+    async writeAnswers(experimentId, cellKey, records) {
+      await objects.put({ name: keyOf(experimentId, cellKey) }, jsonlStream(records));
+    },
   };
 }
 
@@ -120,6 +144,11 @@ export function createMemoryCellResultStore(): CellResultStore {
     },
     async answers(experimentId, cellKey) {
       return answersFromJsonl(answers.get(keyOf(experimentId, cellKey)) ?? "");
+    },
+    async writeAnswers(experimentId, cellKey, records) {
+      let text = "";
+      for await (const record of records) text += `${toJsonString(AnswerRecordSchema, record)}\n`;
+      answers.set(keyOf(experimentId, cellKey), text);
     },
   };
 }

@@ -5,17 +5,17 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import type { ExperimentSpec } from "@ragtune/contracts/gateway";
+import type { AnswerRecord, ExperimentSpec } from "@ragtune/contracts/gateway";
 import type { GeneratorService } from "@ragtune/contracts/generator";
 import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/contracts/judge";
 import { FailureClass, type Job, JobState, type TrainerService } from "@ragtune/contracts/trainer";
 import { isAbstention, type QaItem } from "@ragtune/datasets";
 import type { Logger } from "@ragtune/runtime";
-import { judgedRecords } from "./answer-records.js";
+import { answerRecord, JudgeSummaries } from "./answer-records.js";
 import { BackendLimits } from "./backend-limits.js";
 import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy, sleep } from "./call-retries.js";
 import type { CellResult } from "./cell-results.js";
-import type { Cell } from "./cells.js";
+import { type Cell, jobIdFor } from "./cells.js";
 import { type PreparedDataset, poolName } from "./dataset-preparation.js";
 import { DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
 import type { StageCounter } from "./stage-progress.js";
@@ -48,11 +48,13 @@ export interface CellRunOptions {
   progress?: StageCounter;
   /** Backoff of a job watch re-attached after the trainer went away. */
   retry?: RetryPolicy;
+  /** Where the cell's answer records are streamed as they are judged; without: returned in the result. */
+  writeAnswers?: (records: AsyncIterable<AnswerRecord>) => Promise<void>;
 }
 
 /** A job id from the cell key: only the characters job ids allow, and a hash suffix when it must be shortened. */
 function jobIdOf(experimentId: string, cell: Cell): string {
-  return `${experimentId}.${cell.key}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
+  return jobIdFor(experimentId, cell.key);
 }
 
 /** Follows a job to its end, re-attaching when the stream breaks (a trainer restarting) or ends early. */
@@ -166,37 +168,69 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   options.onStage(`generate and judge ${cell.key}`);
   const settings = generationSettings(spec);
   const items = prepared.evalItems;
+  // An answer is kept only until its batch is judged and its record written.
   const answers = new Map<string, string>();
-  const judged: ScoreResponse[][] = []; // per batch, in item order: the records come out the same however calls interleave
   let latency = 0;
   let outputTokens = 0;
   const generateLimit = limits.for("generate", cell.model.backend);
   const judgeLimit = limits.for("judge", spec.judge?.model?.backend ?? "");
-  const judging: Promise<void>[] = [];
+  const batchCount = Math.ceil(items.length / JUDGE_BATCH);
+  const batchOf = (batch: number) => items.slice(batch * JUDGE_BATCH, (batch + 1) * JUDGE_BATCH);
+  const judged = Array.from({ length: batchCount }, () => deferred<ScoreResponse[]>());
   const answeredInBatch = new Map<number, number>();
+
+  // Records and sums are made batch by batch in item order, so they come out the same however calls interleave.
+  const scores: CellResult["scores"] = {};
+  const failedRepeats: Record<string, number> = {};
+  const summaries = new JudgeSummaries();
+  async function* records(): AsyncGenerator<AnswerRecord> {
+    for (let batch = 0; batch < batchCount; batch++) {
+      const results = await judged[batch].promise;
+      summaries.add(results);
+      for (const result of results) {
+        for (const score of result.scores) {
+          failedRepeats[score.criterion] = (failedRepeats[score.criterion] ?? 0) + score.failedRepeats;
+          if (!score.spread || score.spread.n === 0) continue; // every repeat failed: no score, counted above
+          scores[result.itemId] ??= {};
+          scores[result.itemId][score.criterion] = score.spread.mean;
+        }
+      }
+      const byItem = new Map(results.map((r) => [r.itemId, r]));
+      for (const item of batchOf(batch)) {
+        const answer = answers.get(item.id) ?? "";
+        answers.delete(item.id);
+        yield answerRecord({ cell, prepared, adapterId: tuned.adapterId, item, answer, judged: byItem.get(item.id) });
+      }
+    }
+  }
+  const kept: AnswerRecord[] = [];
+  const writing = (
+    options.writeAnswers ??
+    (async (all: AsyncIterable<AnswerRecord>) => {
+      for await (const record of all) kept.push(record);
+    })
+  )(records());
+  writing.catch(() => {}); // awaited below, once every call is over
 
   let judgeFailure: unknown;
   const judgeBatch = (batch: number) => {
-    const slice = items.slice(batch * JUDGE_BATCH, (batch + 1) * JUDGE_BATCH);
     const request = {
-      items: slice.map((item) => scoreItem(prepared, item, answers.get(item.id) ?? "")),
+      items: batchOf(batch).map((item) => scoreItem(prepared, item, answers.get(item.id) ?? "")),
       criteria: spec.criteria,
       judge: spec.judge,
     };
-    const call = judgeLimit
+    judgeLimit
       .run(() => clients.judge.scoreBatch(request, { signal }))
       .then(
         (res) => {
-          judged[batch] = res.results;
-          options.progress?.add("judge", slice.length);
+          options.progress?.add("judge", request.items.length);
+          judged[batch].resolve(res.results);
         },
         (error) => {
           judgeFailure ??= asCellFailure(`judging ${cell.key}`, error);
-          throw judgeFailure;
+          judged[batch].reject(judgeFailure);
         },
       );
-    call.catch(() => {}); // awaited below, once generation is over; until then not an unhandled rejection
-    judging.push(call);
   };
 
   // Workers take questions in order; a batch goes to the judge as soon as its last answer is in.
@@ -226,10 +260,9 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
     outputTokens += res.usage?.outputTokens ?? 0;
     options.progress?.add("generate", 1);
     const batch = Math.floor(index / JUDGE_BATCH);
-    const size = Math.min(JUDGE_BATCH, items.length - batch * JUDGE_BATCH);
     const answered = (answeredInBatch.get(batch) ?? 0) + 1;
     answeredInBatch.set(batch, answered);
-    if (answered === size) judgeBatch(batch);
+    if (answered === batchOf(batch).length) judgeBatch(batch);
   };
   // Enough workers to fill the backend's slots even when the adaptive limit grows; the limit does the pacing.
   const workers = Math.min(items.length, Math.max(generateLimit.limit * 2, 16));
@@ -238,22 +271,19 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
       for (let index = next++; index < items.length && !judgeFailure; index = next++) await generateOne(index);
     }),
   );
-  // Judge calls already sent settle before this cell ends, even when generation failed.
-  const settled = [...generated, ...(await Promise.allSettled(judging))];
-  const failed = settled.find((s) => s.status === "rejected");
-  if (failed) throw failed.reason;
-
-  const scores: CellResult["scores"] = {};
-  const failedRepeats: Record<string, number> = {};
-  const results = judged.flat();
-  for (const result of results) {
-    for (const score of result.scores) {
-      failedRepeats[score.criterion] = (failedRepeats[score.criterion] ?? 0) + score.failedRepeats;
-      if (!score.spread || score.spread.n === 0) continue; // every repeat failed: no score, counted above
-      scores[result.itemId] ??= {};
-      scores[result.itemId][score.criterion] = score.spread.mean;
+  const generationFailed = generated.find((g) => g.status === "rejected");
+  const stopped = generationFailed ? generationFailed.reason : judgeFailure;
+  if (stopped !== undefined) {
+    // Batches that will never be sent end the record stream with the failure instead of leaving it waiting.
+    for (let batch = 0; batch < batchCount; batch++) {
+      if ((answeredInBatch.get(batch) ?? 0) < batchOf(batch).length) judged[batch].reject(stopped);
     }
   }
+  // Judge calls already sent settle before this cell ends, even when generation failed.
+  const settled = await Promise.allSettled([...judged.map((j) => j.promise), writing]);
+  const failed = generationFailed ?? settled.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+
   return {
     cellKey: cell.key,
     dataset: prepared.name,
@@ -270,6 +300,19 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
     generationLatencySeconds: items.length ? latency / items.length : 0,
     outputTokens,
     finishTime: new Date().toISOString(),
-    ...judgedRecords({ cell, prepared, adapterId: tuned.adapterId, answers, judged: results }),
+    manifestSha256: prepared.manifestSha256,
+    judge: summaries.summary(),
+    ...(options.writeAnswers ? {} : { answers: kept }),
   };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // a rejection is read where the cell settles its calls
+  return { promise, resolve, reject };
 }

@@ -7,7 +7,7 @@
  */
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
 import { ExperimentChangedSchema } from "@ragtune/contracts/events";
 import { type Experiment, ExperimentState } from "@ragtune/contracts/gateway";
 import type { RetrieverService } from "@ragtune/contracts/retriever";
@@ -21,6 +21,7 @@ import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy } from "./call-
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
 import { type Cell, enumerateCells } from "./cells.js";
+import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
 import type { ExperimentStore } from "./experiment-store.js";
 import type { ManifestStore } from "./manifest-store.js";
@@ -41,6 +42,8 @@ export interface ExperimentRunnerDeps {
   workDir: string;
   /** Where the trainer's agents read split manifests from; without one, the files in workDir (a shared disk). */
   manifests?: ManifestStore;
+  /** Where datasets may be read from; default: the default data roots. */
+  datasetAccess?: DatasetAccess;
   logger: Logger;
   events?: Pick<NatsHandle, "publishEvent">;
   /**
@@ -69,7 +72,7 @@ export class ExperimentRunner {
           method: info.method,
           attempt: info.attempt,
           delayMs: info.delayMs,
-          code: info.error.code,
+          code: Code[info.error.code],
           error: info.error.rawMessage,
         }),
     };
@@ -308,7 +311,8 @@ export class ExperimentRunner {
           createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
           retriever: this.clients.retriever,
           manifests: this.deps.manifests,
-            signal,
+          access: this.deps.datasetAccess ?? defaultDatasetAccess(),
+          signal,
           onRetrieved: (done, total) => {
             progress.add("retrieve", done - retrieved, retrieved === 0 ? total : 0);
             retrieved = done;
@@ -338,6 +342,7 @@ export class ExperimentRunner {
         limits: this.limitsFor(id, experiment),
         progress,
         retry: this.retry,
+        writeAnswers: (records) => this.deps.cells.writeAnswers(id, cell.key, records),
       }),
     );
     await this.deps.cells.put(id, result);
