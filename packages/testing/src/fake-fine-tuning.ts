@@ -1,6 +1,7 @@
 /**
  * The fine-tuning half of the fake OpenAI-compatible server: POST /v1/files (multipart upload), POST
- * /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs/{id} (each poll moves the job on), GET .../events (newest first,
+ * /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs (newest first; `after`, `limit` and `metadata[key]=value` filters,
+ * as OpenAI's list), GET /v1/fine_tuning/jobs/{id} (each poll moves the job on), GET .../events (newest first,
  * `after` = the newest id already seen), POST .../cancel. A job that succeeds names its model
  * `ft:<base>:ragtune-test:<suffix>:<job>`, which the server then serves like any model.
  */
@@ -206,11 +207,30 @@ export function createFakeFineTuning(
     return { ...rest };
   }
 
+  /** Jobs newest first, after the `after` cursor, those whose metadata match every `metadata[key]` filter. */
+  function listJobs(query: URLSearchParams): FineTuningReply {
+    const filters = [...query.entries()]
+      .map(([name, value]) => [/^metadata\[(.+)\]$/.exec(name)?.[1], value] as const)
+      .filter((filter): filter is readonly [string, string] => filter[0] !== undefined);
+    let listed = [...jobs.values()]
+      .reverse()
+      .filter((job) => filters.every(([key, value]) => job.metadata?.[key] === value));
+    const after = query.get("after");
+    if (after) listed = listed.slice(listed.findIndex((job) => job.id === after) + 1);
+    const limit = Math.max(1, Number(query.get("limit") ?? 20));
+    const page = listed.slice(0, limit);
+    return {
+      status: 200,
+      payload: { object: "list", data: page.map(publicJob), has_more: listed.length > page.length },
+    };
+  }
+
   /** Answers a fine-tuning route, or undefined when the request is not one. */
   async function handle(request: FineTuningRequest): Promise<FineTuningReply | undefined> {
     const { method, path } = request;
     if (method === "POST" && path === "/v1/files") return upload(request);
     if (method === "POST" && path === "/v1/fine_tuning/jobs") return createJob(request.body ?? {});
+    if (method === "GET" && path === "/v1/fine_tuning/jobs") return listJobs(request.query);
     const match = /^\/v1\/fine_tuning\/jobs\/([^/]+)(\/events|\/cancel)?$/.exec(path);
     if (!match) return undefined;
     const job = jobs.get(decodeURIComponent(match[1]));

@@ -8,23 +8,15 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { JobState, SubmitJobRequestSchema, TrainerService } from "@ragtune/contracts/trainer";
-import {
-  connectNats,
-  createServiceClient,
-  createServiceServer,
-  type LocalNats,
-  type NatsHandle,
-  startTestNats,
-} from "@ragtune/runtime";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { connectNats, createServiceClient, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createObjectStoreAdapterStorage } from "@ragtune/adapter-archive";
 import { createCpuReaderExecutor } from "../src/agent/executors/cpu-reader.js";
 import { NodeAgent } from "../src/agent/node-agent.js";
-import { createObjectReader, createTrainerScheduler } from "../src/server.js";
-import { TrainerServiceImpl } from "../src/service.js";
-import { writeManifest } from "./fixtures/write-manifest.js";
+import { createObjectReader } from "../src/server.js";
+import { publishManifest, startTrainerOnSocket } from "./support/trainer-on-socket.js";
 
 const HEARTBEAT_MS = 200;
 
@@ -45,21 +37,13 @@ describe("a long reader training", () => {
   });
 
   it("keeps the agent heartbeating on time, so the job succeeds on its first attempt", async () => {
-    // The manifest goes where the gateway publishes it (the Object Store), which every trainer may read.
-    const manifest = await writeManifest(dir, 1000);
-    const manifests = await nats.objm.create("long-training-manifests");
-    await manifests.putBlob({ name: "split.json" }, await readFile(manifest.path));
-    const scheduler = await createTrainerScheduler({
+    const trainingData = await publishManifest(nats, dir, "long-training-manifests", 1000);
+    const trainer = await startTrainerOnSocket({
       nats,
       bucketPrefix: "long_training",
       heartbeatIntervalMs: HEARTBEAT_MS,
     });
-    const server = createServiceServer({
-      name: "trainer",
-      services: [{ service: TrainerService, impl: new TrainerServiceImpl(scheduler) }],
-      tracing: false,
-    });
-    const { url } = await server.listen("127.0.0.1:0");
+    const url = trainer.url;
     const heartbeats: number[] = [];
     const countHeartbeats: Interceptor = (next) => async (request) => {
       if (request.method.name === "Heartbeat") heartbeats.push(performance.now());
@@ -81,11 +65,7 @@ describe("a long reader training", () => {
           jobId: "long-reader",
           spec: {
             baseModel: "extractive-reader",
-            trainingData: {
-              manifestUri: "nats-obj://long-training-manifests/split.json",
-              manifestSha256: manifest.sha256,
-              pool: "finetune-1000",
-            },
+            trainingData: { ...trainingData, pool: "finetune-1000" },
             epochs: 100,
             microBatchSize: 1,
             loraRank: 1,
@@ -117,8 +97,7 @@ describe("a long reader training", () => {
       );
     } finally {
       await agent.stop();
-      await server.close(200);
-      await scheduler.stop();
+      await trainer.stop();
     }
   });
 });

@@ -38,6 +38,14 @@ export const agentOwnSettings = {
     description: "Python with torch, transformers and peft",
     default: "python3",
   }),
+  killGraceMs: numberSetting({
+    env: "AGENT_KILL_GRACE_MS",
+    description: "how long a cancelled training process group has after SIGTERM before SIGKILL, ms",
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    integer: true,
+  }),
   openaiBaseUrl: httpUrlSetting({
     env: "OPENAI_BASE_URL",
     description: "OpenAI-compatible API base URL for hosted fine-tuning",

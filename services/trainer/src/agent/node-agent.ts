@@ -22,7 +22,7 @@ import { hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { ObjectReader } from "@ragtune/datasets";
 import { archiveDirectory, type AdapterStorage } from "@ragtune/adapter-archive";
-import { type Executor, ExecutorFailure } from "./executors/executor.js";
+import { AgentStopping, type Executor, ExecutorFailure } from "./executors/executor.js";
 import { loadTrainingPairs } from "./training-pairs.js";
 
 export interface NodeAgentOptions {
@@ -89,7 +89,7 @@ export class NodeAgent {
   /** Stops taking work, aborts running jobs and hands them back to the trainer (requeued as node-lost). */
   async stop(): Promise<void> {
     this.stopping.abort();
-    for (const { abort } of this.running.values()) abort.abort();
+    for (const { abort } of this.running.values()) abort.abort(new AgentStopping());
     await Promise.allSettled(this.loops);
   }
 
@@ -108,10 +108,14 @@ export class NodeAgent {
     this.options.logger?.info("registered", { nodeId: this.nodeId, gpus: this.gpus.length });
   }
 
+  private wakeHeartbeat = () => {};
+
   private async heartbeatLoop(): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      await sleep(this.heartbeatMs, signal);
+      const early = new AbortController();
+      this.wakeHeartbeat = () => early.abort();
+      await sleep(this.heartbeatMs, AbortSignal.any([signal, early.signal]));
       if (signal.aborted) return;
       try {
         const fresh = this.options.probeGpus ? await this.options.probeGpus() : [];
@@ -228,6 +232,8 @@ export class NodeAgent {
       await this.reportUntilAnswered(job, { case: "failed", value: { failureClass, message } as never });
     } finally {
       this.running.delete(job.jobId);
+      // The job's processes are gone (executors return only then): tell the trainer now, so it frees the slot.
+      this.wakeHeartbeat();
       await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }
   }

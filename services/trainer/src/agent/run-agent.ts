@@ -58,7 +58,8 @@ export async function runAgent(
         ? config.executors.split(",")
         : ["cpu-reader", ...(gpus.length ? ["peft"] : []), ...(config.openaiApiKey ? ["openai"] : [])];
       const executors: Executor[] = wanted.map((name) => {
-        if (name === "peft") return standIn?.executor ?? createPeftExecutor({ python: config.python });
+        if (name === "peft")
+          return standIn?.executor ?? createPeftExecutor({ python: config.python, killGraceMs: config.killGraceMs });
         if (name === "openai") {
           return createOpenAiExecutor({
             baseUrl: config.openaiBaseUrl || "https://api.openai.com/v1",

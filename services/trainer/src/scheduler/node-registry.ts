@@ -42,6 +42,10 @@ export class NodeRegistry {
     return this.records.load();
   }
 
+  get(nodeId: string): Node | undefined {
+    return this.records.get(nodeId)?.value;
+  }
+
   has(nodeId: string): boolean {
     return this.records.get(nodeId) !== undefined;
   }

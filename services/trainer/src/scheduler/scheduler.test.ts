@@ -218,6 +218,25 @@ describe("TrainerScheduler", () => {
     await scheduler.stop();
   });
 
+  it("keeps a cancelled job's GPU until its agent stops listing the job (its process exited)", async () => {
+    const { scheduler } = createTestScheduler();
+    await scheduler.start({ timers: false });
+    await scheduler.registerNode(gpuNode("g", [24]));
+    await scheduler.submit(peftSubmit("first"));
+    await scheduler.acquire("g", 0);
+    await scheduler.heartbeat("g", [], ["first"]);
+    await scheduler.cancel("first");
+    await scheduler.submit(peftSubmit("next"));
+    // The agent is still stopping the old run: the GPU is not handed on.
+    assert.deepEqual(await scheduler.heartbeat("g", [], ["first"]), ["first"]);
+    assert.equal(scheduler.getJob("next").state, JobState.QUEUED);
+    // The agent no longer lists it: the process has exited, the GPU goes to the next job.
+    await scheduler.heartbeat("g", [], []);
+    assert.equal(scheduler.getJob("next").state, JobState.PLACED);
+    assert.equal(scheduler.getJob("next").gpuIndex, 0);
+    await scheduler.stop();
+  });
+
   it("streams a job's changes until it ends, and wakes a waiting acquire", async () => {
     const { scheduler } = createTestScheduler();
     await scheduler.start({ timers: false });

@@ -18,6 +18,7 @@ import {
   JobState,
   type Node,
   NodeSchema,
+  NodeState,
   type ReportJobRequest,
   type SubmitJobRequest,
 } from "@ragtune/contracts/trainer";
@@ -100,6 +101,7 @@ export class TrainerScheduler {
       now: this.now,
       lease: options.lease,
       slots: options.slots ?? createMemorySlotClaims(),
+      holdsSlotAfterEnd: (job) => this.awaitsProcessExit(job),
       onError: (what, error) => this.logError(what, error),
     });
   }
@@ -172,7 +174,7 @@ export class TrainerScheduler {
     const { job, changed } = await this.jobs.mutate(jobId, (j) => cancelJob(j, this.now()));
     if (!changed) throw failedPrecondition(`job "${jobId}" already ended (${JobState[job.state]})`);
     await this.events.jobCancelled(job);
-    // Its slot is free again.
+    // A placed job's slot is free again; a running one's once its agent confirms the process exited (heartbeat).
     await this.requestSchedule();
     return job;
   }
@@ -193,6 +195,7 @@ export class TrainerScheduler {
         await this.failJob(job.jobId, FailureClass.NODE_LOST, `node ${node.nodeId} restarted without the job`);
       }
     }
+    node.agentRunningJobIds = [...stillRunning];
     this.describeRunning(node);
     await this.nodes.save(node);
     await this.events.nodeRegistered(node);
@@ -216,10 +219,23 @@ export class TrainerScheduler {
         await this.failJob(job.jobId, FailureClass.NODE_LOST, `node ${nodeId} is not running the job`);
       }
     }
+    // A cancelled job the agent no longer lists has exited: its slot is free now.
+    const exited = node.agentRunningJobIds.some((id) => !running.has(id));
+    node.agentRunningJobIds = [...running];
     this.describeRunning(node);
     await this.nodes.save(node);
-    if (wasLost) await this.requestSchedule();
+    if (wasLost || exited) await this.requestSchedule();
     return cancel;
+  }
+
+  /**
+   * A job cancelled while it ran keeps its slot until its agent stops listing it: the agent lists a job until it
+   * has seen its process (and the process group) exit, so a GPU is never handed on while the old run holds it.
+   */
+  private awaitsProcessExit(job: Job): boolean {
+    if (job.state !== JobState.CANCELLED || !job.nodeId) return false;
+    const node = this.nodes.get(job.nodeId);
+    return node !== undefined && node.state !== NodeState.LOST && node.agentRunningJobIds.includes(job.jobId);
   }
 
   listNodes(): Node[] {

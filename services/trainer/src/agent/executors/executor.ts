@@ -38,3 +38,16 @@ export class ExecutorFailure extends Error {
 }
 
 export const userError = (message: string) => new ExecutorFailure(FailureClass.USER_ERROR, message);
+
+/**
+ * The abort reason when the agent itself stops (the job is handed back, not cancelled): work that lives outside
+ * the agent and can be found again by the next attempt (a hosted fine-tune) is left running.
+ */
+export class AgentStopping extends Error {
+  constructor() {
+    super("the agent is stopping");
+    this.name = "AgentStopping";
+  }
+}
+
+export const agentIsStopping = (signal: AbortSignal) => signal.reason instanceof AgentStopping;

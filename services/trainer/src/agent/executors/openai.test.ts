@@ -51,6 +51,13 @@ function startFakeApi(state: FakeState): Promise<Server> {
       state.created.push(request);
       return send(200, { id: "ftjob-1", status: "validating_files" });
     }
+    if (req.method === "GET" && url.pathname === "/v1/fine_tuning/jobs") {
+      const wanted = url.searchParams.get("metadata[ragtune_job_id]");
+      const data = state.created
+        .filter((request) => (request.metadata as Record<string, string>).ragtune_job_id === wanted)
+        .map((request) => ({ id: "ftjob-1", status: "running", metadata: request.metadata }));
+      return send(200, { object: "list", data, has_more: false });
+    }
     if (req.method === "GET" && url.pathname === "/v1/fine_tuning/jobs/ftjob-1/events") {
       const events = url.searchParams.get("after")
         ? []
@@ -102,10 +109,10 @@ describe("OpenAI-style hosted fine-tuning executor", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = (baseModel: string, progress: unknown[] = []) =>
+  const run = (baseModel: string, progress: unknown[] = [], jobId = "hosted-1") =>
     createOpenAiExecutor({ baseUrl, apiKey: "sk-test", pollIntervalMs: 5 }).run({
       job: create(JobSchema, {
-        jobId: "hosted-1",
+        jobId,
         spec: withSpecDefaults(create(JobSchema, { spec: { baseModel, epochs: 2, microBatchSize: 1 } }).spec),
       }),
       pairs,
@@ -137,10 +144,13 @@ describe("OpenAI-style hosted fine-tuning executor", () => {
   });
 
   it("classifies a rejected request as a user error and a hosted server failure as transient", async () => {
-    await assert.rejects(run("not-a-hosted-model"), (e: ExecutorFailure) => e.failureClass === FailureClass.USER_ERROR);
+    await assert.rejects(
+      run("not-a-hosted-model", [], "hosted-2"),
+      (e: ExecutorFailure) => e.failureClass === FailureClass.USER_ERROR,
+    );
     state.polls = 0;
     state.failWith = { code: "server_error", message: "internal" };
-    await assert.rejects(run("gpt-4o-mini"), (e: ExecutorFailure) => {
+    await assert.rejects(run("gpt-4o-mini", [], "hosted-3"), (e: ExecutorFailure) => {
       assert.equal(e.failureClass, FailureClass.TRANSIENT);
       assert.match(e.message, /failed: internal/);
       return true;

@@ -8,7 +8,7 @@ import { FailureClass } from "@ragtune/contracts/trainer";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TrainingPair } from "../training-pairs.js";
-import { type Executor, type ExecutorContext, ExecutorFailure } from "./executor.js";
+import { agentIsStopping, type Executor, type ExecutorContext, ExecutorFailure } from "./executor.js";
 
 export const HOSTED_ADAPTER_FILE = "hosted-fine-tune.json";
 
@@ -24,6 +24,9 @@ export interface OpenAiExecutorOptions {
 interface HostedJob {
   id: string;
   status: string;
+  training_file?: string;
+  suffix?: string | null;
+  metadata?: Record<string, string> | null;
   fine_tuned_model?: string | null;
   trained_tokens?: number | null;
   error?: { code?: string; message?: string; param?: string } | null;
@@ -34,6 +37,23 @@ interface HostedEvent {
   type?: string;
   message?: string;
   data?: { step?: number; total_steps?: number; train_loss?: number } | null;
+}
+
+/** The hosted job's metadata key naming the ragtune job it fine-tunes for. */
+export const RAGTUNE_JOB_ID_KEY = "ragtune_job_id";
+/** Hosted jobs that may still produce the model: worth following rather than starting another. */
+const REUSABLE = new Set(["validating_files", "queued", "running", "succeeded"]);
+/** Pages of the provider's job list searched for an earlier attempt's job (100 jobs a page). */
+const MAX_LIST_PAGES = 20;
+
+/** The provider's suffix is short (OpenAI: 64 characters); the metadata carries the whole id. */
+const hostedSuffix = (jobId: string) => jobId.slice(0, 40);
+
+/** Whether a hosted job was started for this ragtune job: by its metadata, or by its suffix where none is kept. */
+function carriesJobId(job: HostedJob, jobId: string): boolean {
+  const tagged = job.metadata?.[RAGTUNE_JOB_ID_KEY];
+  if (tagged !== undefined) return tagged === jobId;
+  return jobId.length <= 40 && job.suffix === hostedSuffix(jobId);
 }
 
 /** Chat-format JSONL for the hosted API. */
@@ -81,29 +101,56 @@ export function createOpenAiExecutor(options: OpenAiExecutorOptions): Executor {
     return (await response.json()) as T;
   }
 
+  /** The provider's job an earlier attempt started for this ragtune job and that can still succeed, if any. */
+  async function findHostedJob(ragtuneJobId: string): Promise<HostedJob | undefined> {
+    const filter = `metadata[${RAGTUNE_JOB_ID_KEY}]=${encodeURIComponent(ragtuneJobId)}`;
+    let after = "";
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const query = `?limit=100&${filter}${after ? `&after=${encodeURIComponent(after)}` : ""}`;
+      const listed = await call<{ data?: HostedJob[]; has_more?: boolean }>("GET", `/fine_tuning/jobs${query}`);
+      const jobs = listed.data ?? [];
+      // Matched here too: a provider may ignore the metadata filter.
+      const mine = jobs.find((job) => carriesJobId(job, ragtuneJobId) && REUSABLE.has(job.status));
+      if (mine) return mine;
+      if (!listed.has_more || jobs.length === 0) return undefined;
+      after = jobs[jobs.length - 1].id;
+    }
+    return undefined;
+  }
+
+  async function createHostedJob(ctx: ExecutorContext): Promise<HostedJob> {
+    const spec = ctx.job.spec!;
+    const form = new FormData();
+    form.set("purpose", "fine-tune");
+    form.set("file", new Blob([renderChatJsonl(ctx.pairs)], { type: "application/jsonl" }), `${ctx.job.jobId}.jsonl`);
+    const file = await call<{ id: string }>("POST", "/files", form, false);
+    return call<HostedJob>(
+      "POST",
+      "/fine_tuning/jobs",
+      JSON.stringify({
+        model: spec.baseModel,
+        training_file: file.id,
+        suffix: hostedSuffix(ctx.job.jobId),
+        seed: Number(spec.seed),
+        hyperparameters: { n_epochs: spec.epochs, batch_size: spec.microBatchSize * spec.gradientAccumulationSteps },
+        metadata: { [RAGTUNE_JOB_ID_KEY]: ctx.job.jobId },
+      }),
+    );
+  }
+
   return {
     name: "openai",
     async run(ctx: ExecutorContext) {
       const spec = ctx.job.spec;
       if (!spec) throw new ExecutorFailure(FailureClass.USER_ERROR, "the job has no spec");
-      const form = new FormData();
-      form.set("purpose", "fine-tune");
-      form.set("file", new Blob([renderChatJsonl(ctx.pairs)], { type: "application/jsonl" }), `${ctx.job.jobId}.jsonl`);
-      const file = await call<{ id: string }>("POST", "/files", form, false);
-
-      const created = await call<HostedJob>(
-        "POST",
-        "/fine_tuning/jobs",
-        JSON.stringify({
-          model: spec.baseModel,
-          training_file: file.id,
-          suffix: ctx.job.jobId.slice(0, 40),
-          seed: Number(spec.seed),
-          hyperparameters: { n_epochs: spec.epochs, batch_size: spec.microBatchSize * spec.gradientAccumulationSteps },
-          metadata: { ragtune_job_id: ctx.job.jobId },
-        }),
-      );
-      const cancel = () => void call("POST", `/fine_tuning/jobs/${created.id}/cancel`).catch(() => {});
+      // One hosted job per ragtune job: a new attempt (after an agent restart, a lost node) finds the one an
+      // earlier attempt created and follows it instead of paying for a second fine-tune.
+      const created = (await findHostedJob(ctx.job.jobId)) ?? (await createHostedJob(ctx));
+      // Cancelling the ragtune job cancels the hosted one; the agent stopping leaves it for the next attempt.
+      const cancel = () => {
+        if (agentIsStopping(ctx.signal)) return;
+        void call("POST", `/fine_tuning/jobs/${created.id}/cancel`).catch(() => {});
+      };
       ctx.signal.addEventListener("abort", cancel, { once: true });
       try {
         let lastEventId = "";
@@ -141,7 +188,7 @@ export function createOpenAiExecutor(options: OpenAiExecutorOptions): Executor {
         if (!job.fine_tuned_model) throw new ExecutorFailure(FailureClass.TRANSIENT, "hosted job has no model name");
         await writeFile(
           join(ctx.adapterDir, HOSTED_ADAPTER_FILE),
-          `${JSON.stringify({ provider: "openai", base_url: base, hosted_job_id: job.id, fine_tuned_model: job.fine_tuned_model, training_file: file.id }, null, 2)}\n`,
+          `${JSON.stringify({ provider: "openai", base_url: base, hosted_job_id: job.id, fine_tuned_model: job.fine_tuned_model, training_file: job.training_file }, null, 2)}\n`,
         );
         return {
           metrics: {
