@@ -134,4 +134,9 @@ export const generatorSettings = {
       "NATS Object Store bucket the trainer publishes adapters to, for the reader and GENERATOR_OPENAI_ADAPTER_DIR",
     default: "ragtune-adapters",
   }),
+  trainerUrl: stringSetting({
+    env: "TRAINER_URL",
+    description:
+      "the trainer whose adapter records (GetAdapter's sha256) every adapter archive must match before it is served; empty: only the archive's own object metadata is checked, which whoever can replace the object can replace too",
+  }),
 };

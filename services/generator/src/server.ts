@@ -1,16 +1,23 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { GeneratorService } from "@ragtune/contracts/generator";
+import { TrainerService } from "@ragtune/contracts/trainer";
 import {
   type BuiltService,
   type ConfigOf,
+  createServiceClient,
   isEntryPoint,
   type Logger,
   type NatsHandle,
   runService,
 } from "@ragtune/runtime";
-import { createDirectoryArchiveSource, createObjectStoreArchiveSource } from "@ragtune/adapter-archive";
+import {
+  type AdapterArchiveSource,
+  createDirectoryArchiveSource,
+  createObjectStoreArchiveSource,
+} from "@ragtune/adapter-archive";
 import { createAdapterDirectory } from "./backends/adapter-directory.js";
+import { createRecordVerifiedArchiveSource, createTrainerRecordLookup } from "./backends/adapter-records.js";
 import { createHostedFineTunes } from "./backends/hosted-fine-tunes.js";
 import { type AdapterEvents, type GenerationBackend, createLlamaCppBackend } from "@ragtune/llamacpp";
 import {
@@ -27,6 +34,19 @@ import { parseReaderWeights } from "@ragtune/reader";
 
 export type GeneratorConfig = ConfigOf<typeof generatorSettings>;
 
+/** Archives served only when they match the trainer's adapter record (TRAINER_URL); without one, a loud warning. */
+function verifiedAgainstTrainer(archives: AdapterArchiveSource, config: GeneratorConfig, logger?: Logger) {
+  if (!config.trainerUrl) {
+    logger?.warn(
+      "TRAINER_URL is not set: adapter archives are checked only against their own object metadata, not the trainer's adapter records",
+    );
+    return archives;
+  }
+  const authToken = (config as { authToken?: string }).authToken || undefined;
+  const trainer = createServiceClient(TrainerService, config.trainerUrl, { authToken });
+  return createRecordVerifiedArchiveSource(archives, createTrainerRecordLookup(trainer));
+}
+
 /** The backends the configuration asks for: the extractive reader always, the others when configured. */
 export async function createBackends(
   config: GeneratorConfig,
@@ -39,11 +59,12 @@ export async function createBackends(
     ? parseReaderWeights(JSON.parse(await readFile(config.readerWeights, "utf8")))
     : undefined;
   // The trainer's adapter archives, for the reader's weights and for unpacking PEFT adapters for vLLM.
-  const archives = config.readerAdapterDir
+  const stored = config.readerAdapterDir
     ? createDirectoryArchiveSource(config.readerAdapterDir)
     : nats
       ? createObjectStoreArchiveSource(nats.objm, config.readerAdapterBucket)
       : undefined;
+  const archives = stored && verifiedAgainstTrainer(stored, config, logger);
   const adapters = config.readerAdapterDir
     ? createDirectoryWeightsSource(config.readerAdapterDir)
     : archives && createArchiveWeightsSource(archives);
