@@ -9,7 +9,14 @@ export interface ServiceClientOptions {
   /** Client spans and trace context propagation; default true. */
   tracing?: boolean;
   interceptors?: Interceptor[];
+  /**
+   * Deadline of each unary call that sets none itself, ms; default 10 minutes, 0: none. Streaming calls (watches
+   * that follow a job for hours, ingest streams) get no default deadline.
+   */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_CALL_TIMEOUT_MS = 600_000;
 
 /** A gRPC (HTTP/2) client of a ragtune service, carrying trace context and the bearer token. */
 export function createServiceClient<T extends DescService>(
@@ -21,5 +28,12 @@ export function createServiceClient<T extends DescService>(
   if (options.tracing !== false) interceptors.push(createClientTracingInterceptor("ragtune.client"));
   if (options.authToken) interceptors.push(createBearerTokenInterceptor(options.authToken));
   interceptors.push(...(options.interceptors ?? []));
-  return createClient(service, createLeanGrpcTransport({ baseUrl, interceptors }));
+  return createClient(
+    service,
+    createLeanGrpcTransport({
+      baseUrl,
+      interceptors,
+      defaultTimeoutMs: options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    }),
+  );
 }

@@ -124,6 +124,18 @@ function write(stream: http2.ServerHttp2Stream, chunk: Uint8Array): Promise<void
   });
 }
 
+/**
+ * After the whole response went out: a request the handler left unread (one over the size limit, refused from its
+ * length prefix) is cut with RST_STREAM(NO_ERROR), as RFC 9113 8.1 allows, so the client stops sending it rather
+ * than filling flow-control buffers with bytes nobody reads.
+ */
+function stopUnreadRequest(stream: http2.ServerHttp2Stream): void {
+  if (stream.readableEnded || stream.destroyed) return;
+  setImmediate(() => {
+    if (!stream.destroyed && !stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+  });
+}
+
 export interface Http2StreamHandlerOptions {
   handlers: readonly UniversalHandler[];
   /** Applied to the trailers before they are sent (the runtime re-encodes grpc-message). */
@@ -172,7 +184,10 @@ export function createHttp2StreamHandler(options: Http2StreamHandlerOptions) {
             endStream: empty && trailer === undefined,
           });
           if (trailer !== undefined) {
-            stream.once("wantTrailers", () => stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {}))));
+            stream.once("wantTrailers", () => {
+              stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {})));
+              stopUnreadRequest(stream);
+            });
           }
           while (chunk !== undefined && chunk.done !== true) {
             writing = true;
@@ -183,6 +198,7 @@ export function createHttp2StreamHandler(options: Http2StreamHandlerOptions) {
           }
           finished = true;
           if (!stream.writableEnded) stream.end();
+          if (trailer === undefined) stopUnreadRequest(stream);
         } catch (error) {
           // Write errors go back to the handler, as connect-node reports them.
           if (writing) it?.throw?.(error).catch(() => {});

@@ -1,3 +1,4 @@
+export * from "./bucket-limits.js";
 export * from "./caller-auth.js";
 export * from "./client.js";
 export * from "./config.js";

@@ -25,6 +25,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 export interface LeanGrpcTransportOptions {
   baseUrl: string;
   interceptors?: Interceptor[];
+  /** Deadline of unary calls that set none, ms; 0 or unset: none. Streaming calls get none. */
+  defaultTimeoutMs?: number;
 }
 
 /**
@@ -45,7 +47,9 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
 
   function currentSession(): http2.ClientHttp2Session {
     if (session && !session.closed && !session.destroyed) return session;
-    const fresh = http2.connect(authority);
+    // Node counts a request queued for sending against the session's memory (default 10 MB): room for messages
+    // up to the servers' 16 MiB limit, and for one over it to get its RESOURCE_EXHAUSTED answer.
+    const fresh = http2.connect(authority, { maxSessionMemory: 64 });
     fresh.on("error", () => {}); // surfaced on each stream instead
     fresh.on("close", () => {
       if (session === fresh) session = undefined;
@@ -118,6 +122,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
       const requestHeader = new Headers(header);
+      timeoutMs ??= options.defaultTimeoutMs || undefined;
       if (timeoutMs !== undefined) requestHeader.set("grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`);
       return runUnaryCall<I, O>({
         interceptors: options.interceptors,

@@ -18,6 +18,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
@@ -37,6 +38,7 @@ import { extractTraceContext, injectTraceContext } from "./telemetry.js";
 
 export const EVENTS_STREAM = "RAGTUNE_EVENTS";
 export const EVENTS_SUBJECTS = ["ragtune.*.*.*"];
+export const DEFAULT_EVENTS_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface NatsOptions {
   /** Comma-separated server URLs. */
@@ -45,6 +47,8 @@ export interface NatsOptions {
   name: string;
   /** First-connect timeout, ms; default 3000. A process that cannot reach NATS at start fails fast. */
   connectTimeoutMs?: number;
+  /** Byte limit of the events stream; default 1 GiB. Events older than 7 days are dropped either way. */
+  eventsMaxBytes?: number;
   /** Credentials and TLS; default none (a server without auth, e.g. the local one in tests). */
   auth?: NatsAuthOptions;
   logger?: Logger;
@@ -73,14 +77,24 @@ export class NatsUnavailableError extends Error {
   }
 }
 
-/** Creates the stream or updates its subjects; safe to call from every replica at every start. */
+/**
+ * Creates the stream or brings its subjects and limits (max_bytes, max_age) to those given; safe to call from
+ * every replica at every start.
+ */
 export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
     const info = await jsm.streams.info(config.name);
     const wanted = config.subjects ?? [];
-    const same =
+    const sameSubjects =
       wanted.length === info.config.subjects?.length && wanted.every((s) => info.config.subjects.includes(s));
-    if (!same) await jsm.streams.update(config.name, { ...info.config, subjects: wanted });
+    const limits = {
+      ...(config.max_bytes !== undefined ? { max_bytes: config.max_bytes } : {}),
+      ...(config.max_age !== undefined ? { max_age: config.max_age } : {}),
+    };
+    const sameLimits = Object.entries(limits).every(([k, v]) => info.config[k as keyof StreamConfig] === v);
+    if (!sameSubjects || !sameLimits) {
+      await jsm.streams.update(config.name, { ...info.config, ...limits, subjects: wanted });
+    }
   } catch (error) {
     if (!/stream not found/i.test(String((error as Error).message))) throw error;
     try {
@@ -124,7 +138,14 @@ export async function connectNats(options: NatsOptions): Promise<NatsHandle> {
   })();
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, { name: EVENTS_STREAM, subjects: EVENTS_SUBJECTS, max_age: 7 * 24 * 3600 * 1e9 });
+  await ensureStream(jsm, {
+    name: EVENTS_STREAM,
+    subjects: EVENTS_SUBJECTS,
+    max_age: 7 * 24 * 3600 * 1e9,
+    max_bytes: options.eventsMaxBytes ?? DEFAULT_EVENTS_MAX_BYTES,
+    // Full: the oldest events go, so publishing never stops.
+    discard: DiscardPolicy.Old,
+  });
   const source = `${options.name}@${hostname()}`;
   const tracer = trace.getTracer("ragtune.nats");
 

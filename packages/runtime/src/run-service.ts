@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { type ConfigOf, ConfigError, commonSettings, describeConfig, loadConfig, type Setting } from "./config.js";
 import type { ReadinessCheck } from "./health.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
+import { setBucketLimitDefaults } from "./bucket-limits.js";
 import { connectNats, type NatsHandle } from "./nats.js";
 import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { createServiceServer, type ServiceRegistration, type ServiceServer } from "./server.js";
@@ -26,6 +27,8 @@ export interface BuiltService {
   services: ServiceRegistration[];
   /** Backends that must answer (NATS is always checked). */
   readiness?: ReadinessCheck[];
+  /** Largest request message this service accepts, bytes, when it needs more than RAGTUNE_MAX_REQUEST_BYTES. */
+  maxRequestBytes?: number;
   /** RPCs node agents call with their own credential ("<service type name>/<method>"). */
   nodeMethods?: string[];
   /** Closes the service's backends; runs after in-flight calls drained, before NATS closes. */
@@ -66,6 +69,7 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
     config = loadConfig(commonSpec);
     own = loadConfig(ownSpec);
     natsAuth = natsAuthFromConfig(config);
+    setBucketLimitDefaults(config);
     // Before NATS: a server that would be open to other hosts does not get as far as connecting.
     authMode = checkServeAuth({
       addresses: [config.addr],
@@ -86,7 +90,13 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
 
   let nats: NatsHandle;
   try {
-    nats = await connectNats({ url: config.natsUrl, name: `ragtune-${options.name}`, auth: natsAuth, logger });
+    nats = await connectNats({
+      url: config.natsUrl,
+      name: `ragtune-${options.name}`,
+      auth: natsAuth,
+      eventsMaxBytes: config.eventsMaxBytes,
+      logger,
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`ragtune-${options.name}: ${error.message}\n`);
@@ -106,6 +116,8 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
     authToken: config.authToken,
     insecure: authMode === "insecure",
     nodeMethods: built.nodeMethods,
+    maxRequestBytes: built.maxRequestBytes ?? config.maxRequestBytes,
+    maxConcurrentStreams: config.maxConcurrentStreams,
     logger,
   });
   const address = await server.listen(config.addr);

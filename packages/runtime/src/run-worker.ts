@@ -14,6 +14,7 @@ import {
   type Setting,
 } from "./config.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
+import { setBucketLimitDefaults } from "./bucket-limits.js";
 import { connectNats, type NatsHandle } from "./nats.js";
 import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { initTelemetry } from "./telemetry.js";
@@ -79,6 +80,7 @@ export async function runWorker<S extends SettingsSpec, W extends StartedWorker>
   try {
     config = loadConfig(spec, env, argv) as ConfigOf<WorkerSettings> & ConfigOf<S>;
     natsAuth = natsAuthFromConfig(config);
+    setBucketLimitDefaults(config);
     options.validate?.(config);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -92,7 +94,13 @@ export async function runWorker<S extends SettingsSpec, W extends StartedWorker>
 
   let nats: NatsHandle | undefined;
   try {
-    nats = await connectNats({ url: config.natsUrl, name: processName, auth: natsAuth, logger });
+    nats = await connectNats({
+      url: config.natsUrl,
+      name: processName,
+      auth: natsAuth,
+      eventsMaxBytes: config.eventsMaxBytes,
+      logger,
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${processName}: ${error.message}\n`);

@@ -57,7 +57,14 @@ describe("runWorker", () => {
     await until("ready", () => run.lines().some((l) => l.event === "ready"));
     assert.deepEqual(run.lines()[0], { event: "ready", count: 3, nats: true });
     const configuration = run.logs().find((l) => l.msg === "configuration");
-    assert.deepEqual(configuration?.config, { NATS_URL: nats.url, RAGTUNE_LOG_LEVEL: "info", WORKER_COUNT: 3 });
+    assert.deepEqual(configuration?.config, {
+      NATS_URL: nats.url,
+      RAGTUNE_EVENTS_MAX_BYTES: 1024 ** 3,
+      RAGTUNE_KV_MAX_BYTES: 256 * 1024 ** 2,
+      RAGTUNE_OBJECT_STORE_MAX_BYTES: 4 * 1024 ** 3,
+      RAGTUNE_LOG_LEVEL: "info",
+      WORKER_COUNT: 3,
+    });
     run.child.kill("SIGTERM");
     assert.equal(await run.exited, 0);
     assert.deepEqual(run.lines()[1], { event: "worker-stopped", natsConnected: true });
