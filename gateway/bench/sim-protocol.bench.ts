@@ -1,0 +1,284 @@
+/**
+ * The paper's whole protocol, simulated on one 8-GPU node: 3 datasets × 2 open 7B models × {base, 200, 500,
+ * 1000} × {LoRA, QLoRA} plus a hosted model × {base, 200, 500, 1000} (its fine-tunes through the fine-tuning
+ * API), judged by a hosted model with R=10 repeats on 2 criteria. The real gateway, retriever, trainer, node
+ * agents, generator and judge run as processes; only the backends that need a GPU or a paid API are test
+ * doubles, timed from published figures (printed below with their sources) on a clock sped up SIM_TIME_FACTOR
+ * times:
+ *  - the OpenAI-compatible test server answers open models as one modelled vLLM engine per model, each on its own
+ *    GPU (continuous batching, see sim/vllm-engine-model.ts), and the hosted model and judge as an API with a
+ *    fixed call time;
+ *  - SIM_TRAIN_GPUS node agents (one pretend GPU each, same host) run LoRA/QLoRA jobs on the PEFT test stand-in,
+ *    which holds its GPU for the pool's tokens × epochs / the 7B training rate.
+ * Prints `BENCH sim_protocol wall_hours=… gpu_busy=… efficiency=…` and the time per stage, where
+ *   gpu_busy   = GPU-seconds of work (training jobs + engine steps) / (8 GPUs × wall),
+ *   efficiency = ideal wall / achieved wall, ideal = max(that work / 8, the longest single job).
+ * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { FineTuneMethod } from "@ragtune/contracts/common";
+import { type Experiment, ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
+import { ScoringMode } from "@ragtune/contracts/judge";
+import { JobState, TrainerService } from "@ragtune/contracts/trainer";
+import { writeDemoCorpus } from "@ragtune/demo-corpus";
+import { createServiceClient, startTestNats } from "@ragtune/runtime";
+import { createPlantedEffect, type PacedCall, startFakeOpenAiServer } from "@ragtune/testing";
+import { startLocalStack } from "../src/cli/local-stack.js";
+import { serviceNodeArgs, stackServices } from "../src/stack.js";
+import { describeFigures, FIGURES } from "./sim/published-figures.js";
+import { VllmEngineModel } from "./sim/vllm-engine-model.js";
+
+const TIME_FACTOR = Number(process.env.SIM_TIME_FACTOR ?? 120);
+const NODE_GPUS = 8;
+const OPEN_MODELS = ["sim-llama-2-7b", "sim-mistral-7b"];
+const HOSTED_MODEL = "sim-hosted-gpt";
+const JUDGE_MODEL = "sim-judge";
+const TRAIN_GPUS = Number(process.env.SIM_TRAIN_GPUS ?? NODE_GPUS - OPEN_MODELS.length);
+const EVAL_SIZE = Number(process.env.SIM_EVAL_SIZE ?? 200);
+/** Dataset format and the demo corpus folder it is in. */
+const DATASETS = [
+  ["bioasq", "bioasq"],
+  ["nq-open", "nq"],
+  ["qasper", "qasper"],
+] as const;
+
+const sleepReal = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+console.log(`protocol simulation: time runs ${TIME_FACTOR}x faster than real time; node of ${NODE_GPUS} GPUs:`);
+console.log(
+  `  ${TRAIN_GPUS} training GPUs (one node agent each), ${OPEN_MODELS.length} serving GPUs (one vLLM engine per open model)`,
+);
+console.log("figures the test backends are timed by:");
+for (const line of describeFigures()) console.log(line);
+
+// One modelled engine per open model; hosted model and judge: a fixed API call time.
+const engines = new Map(OPEN_MODELS.map((m) => [m, new VllmEngineModel(TIME_FACTOR)]));
+let hostedCalls = 0;
+async function pace(call: PacedCall) {
+  const engine = engines.get(call.base);
+  if (engine) {
+    // The echo is shorter than a model's answer: the engine decodes a stated answer length per choice.
+    const outputTokens = Math.max(call.completionTokens, FIGURES.SIM_ANSWER_TOKENS.value * call.n);
+    await engine.submit({ promptTokens: call.promptTokens, outputTokens, adapter: call.adapter ?? "" });
+    return;
+  }
+  hostedCalls++;
+  await sleepReal((FIGURES.SIM_HOSTED_CALL_SECONDS.value / TIME_FACTOR) * 1000);
+}
+
+const planted = createPlantedEffect({ items: [], judgeModel: JUDGE_MODEL });
+const fake = await startFakeOpenAiServer({
+  models: [...OPEN_MODELS, HOSTED_MODEL, JUDGE_MODEL].map((id) => ({ id, maxModelLen: 32_768 })),
+  fineTuning: { pollsToSucceed: 3 },
+  respond: (input) => planted.respond(input),
+  pace,
+});
+const nats = await startTestNats();
+const dataDir = mkdtempSync(join(tmpdir(), "ragtune-sim-"));
+const corpus = join(dataDir, "datasets"); // a folder the gateway reads datasets from
+await writeDemoCorpus(corpus);
+const logs: string[] = [];
+const pace_ = JSON.stringify({
+  lora: (FIGURES.SIM_LORA_TOKENS_PER_SECOND.value * TIME_FACTOR) / 1,
+  qlora: (FIGURES.SIM_LORA_TOKENS_PER_SECOND.value * TIME_FACTOR) / FIGURES.SIM_QLORA_SLOWDOWN.value,
+});
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  NODE_ENV: "test",
+  NATS_URL: nats.url,
+  RAGTUNE_DATA_DIR: dataDir,
+  AGENT_EXECUTORS: "peft,openai",
+  AGENT_PEFT_TEST_STAND_IN: "1",
+  AGENT_PEFT_TEST_STAND_IN_PACE: pace_,
+  OPENAI_BASE_URL: fake.baseUrl,
+  AGENT_OPENAI_POLL_MS: String(Math.max(20, Math.round((30_000 / TIME_FACTOR) * 1))),
+  GENERATOR_OPENAI_BASE_URL: fake.baseUrl,
+  GENERATOR_OPENAI_ADAPTER_DIR: join(dataDir, "adapters"),
+  JUDGE_OPENAI_BASE_URL: fake.baseUrl,
+  JUDGE_MODEL,
+  RAGTUNE_LOG_LEVEL: "warn",
+};
+const stack = await startLocalStack({
+  env: { ...env, AGENT_NODE_ID: "sim-node-gpu0" },
+  dataDir,
+  anyPort: true,
+  onLog: (service, line) => logs.push(`[${service}] ${line}`),
+}).catch((error) => {
+  console.error(logs.slice(-30).join("\n"));
+  throw error;
+});
+const url = (name: string) => stack.processes.find((p) => p.service.name === name)!.url;
+// The other training GPUs of the node: one agent each (an agent runs one job at a time).
+const agentService = stackServices.find((s) => s.kind === "agent")!;
+const trainerUrl = url("trainer");
+const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) =>
+  spawn(process.execPath, serviceNodeArgs(agentService), {
+    env: {
+      ...env,
+      TRAINER_URL: trainerUrl,
+      AGENT_NODE_ID: `sim-node-gpu${i + 1}`,
+      AGENT_WORK_DIR: join(dataDir, `agent-${i + 1}`),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  }),
+);
+for (const [i, agent] of extraAgents.entries()) {
+  for (const stream of [agent.stdout!, agent.stderr!]) {
+    stream.on("data", (chunk: Buffer) => logs.push(`[agent ${i + 1}] ${chunk.toString().trimEnd()}`));
+  }
+}
+
+const gateway = createServiceClient(ExperimentService, url("gateway"));
+const trainer = createServiceClient(TrainerService, trainerUrl);
+const deadline = Date.now() + 180_000;
+while ((await trainer.listNodes({})).nodes.length < TRAIN_GPUS && Date.now() < deadline) await sleepReal(200);
+console.log(`${(await trainer.listNodes({})).nodes.length} node agents registered`);
+
+const datasets = DATASETS.map(([format, folder]) => ({ format, paths: [join(corpus, folder)] }));
+const judge = { model: { baseModel: JUDGE_MODEL, backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 10 };
+const experiments = [
+  {
+    experimentId: "sim-open",
+    spec: {
+      name: "paper protocol, open models",
+      datasets,
+      baseModels: OPEN_MODELS.map((baseModel) => ({ baseModel, backend: "openai" })),
+      finetuneSizes: [0, 200, 500, 1000],
+      methods: [FineTuneMethod.LORA, FineTuneMethod.QLORA],
+      evalSize: EVAL_SIZE,
+      seed: 1n,
+      judge,
+    },
+  },
+  {
+    experimentId: "sim-hosted",
+    spec: {
+      name: "paper protocol, hosted model",
+      datasets,
+      baseModels: [{ baseModel: HOSTED_MODEL, backend: "openai" }],
+      finetuneSizes: [0, 200, 500, 1000],
+      methods: [FineTuneMethod.HOSTED],
+      evalSize: EVAL_SIZE,
+      seed: 1n,
+      judge,
+    },
+  },
+];
+
+const realStart = performance.now();
+const simHours = () => ((performance.now() - realStart) / 1000 / 3600) * TIME_FACTOR;
+let failed = false;
+try {
+  for (const e of experiments) await gateway.createExperiment(e);
+  for (const e of experiments) await gateway.startExperiment({ experimentId: e.experimentId });
+  // Follow both until they end; print progress every few (real) seconds.
+  const finished = new Map<string, Experiment>();
+  const ends = new Map<string, number>();
+  while (finished.size < experiments.length) {
+    await sleepReal(5000);
+    for (const e of experiments) {
+      if (finished.has(e.experimentId)) continue;
+      const { experiment } = await gateway.getExperiment({ experimentId: e.experimentId });
+      if (!experiment) continue;
+      if (experiment.state !== ExperimentState.RUNNING) {
+        finished.set(e.experimentId, experiment);
+        ends.set(e.experimentId, simHours());
+      }
+      console.log(
+        `  t=${simHours().toFixed(2)} h ${e.experimentId}: ${experiment.cellsDone}/${experiment.cellsTotal} cells, ${experiment.currentStage}`,
+      );
+    }
+  }
+  const rawWallHours = simHours();
+  for (const [id, experiment] of finished) {
+    console.log(
+      `${id}: ${ExperimentState[experiment.state]} after ${ends.get(id)!.toFixed(2)} simulated h${experiment.error ? `: ${experiment.error.slice(0, 400)}` : ""}`,
+    );
+    if (experiment.state !== ExperimentState.SUCCEEDED) {
+      failed = true;
+      console.log(
+        logs
+          .filter((l) => /"level":"(error|warn)"/.test(l))
+          .slice(-15)
+          .join("\n")
+          .slice(0, 6000),
+      );
+    }
+  }
+  // The gateway's own breakdown (ragtune status), in wall-clock seconds of this run: × the factor is simulated.
+  console.log("per stage, as the gateway recorded it (ragtune status; simulated time, summed over cells):");
+  for (const [id, experiment] of finished) {
+    const stages = experiment.timeBreakdown?.stages ?? [];
+    const total = stages.reduce((sum, st) => sum + st.seconds, 0);
+    for (const st of stages) {
+      console.log(
+        `  ${id} ${st.stage.padEnd(18)} ${((st.seconds * TIME_FACTOR) / 3600).toFixed(2).padStart(7)} h  ${((st.seconds / (total || 1)) * 100).toFixed(0).padStart(3)}%  (${st.count})`,
+      );
+    }
+    const queued = experiment.timeBreakdown?.queueWaitSeconds ?? 0;
+    console.log(`  ${id} waiting for a GPU ${((queued * TIME_FACTOR) / 3600).toFixed(2).padStart(7)} h`);
+    for (const cell of experiment.timeBreakdown?.slowestCells.slice(0, 3) ?? []) {
+      console.log(`  ${id} slow cell ${cell.cellKey}: ${((cell.seconds * TIME_FACTOR) / 3600).toFixed(2)} h`);
+    }
+  }
+  // Preparing a dataset (load, split, index, retrieve) is real CPU work of the retriever and gateway, not a
+  // modelled backend: it ran at real speed, so it counts once, not TIME_FACTOR times. The two experiments
+  // prepare the same datasets at the same time: the longer of the two is taken off.
+  const prepareReal = Math.max(
+    0,
+    ...[...finished.values()].map((e) => e.timeBreakdown?.stages.find((st) => st.stage === "prepare")?.seconds ?? 0),
+  );
+  const wallHours = rawWallHours - (prepareReal * (TIME_FACTOR - 1)) / 3600;
+  console.log(
+    `wall on the sped-up clock ${rawWallHours.toFixed(2)} h, of which dataset preparation (real CPU work, ${prepareReal.toFixed(0)} s real) counted at real speed: ${wallHours.toFixed(2)} h`,
+  );
+
+  // GPU work: training jobs (start → end on their GPU) and the engines' busy steps.
+  const { jobs } = await trainer.listJobs({ pageSize: 1000 });
+  const seconds = (t?: { seconds: bigint; nanos: number }) => (t ? Number(t.seconds) + t.nanos / 1e9 : 0);
+  const lora = jobs.filter((j) => j.state === JobState.SUCCEEDED && j.spec?.method !== FineTuneMethod.HOSTED);
+  // Job times are wall-clock; scale them to simulated time.
+  const jobSim = lora.map((j) => (seconds(j.endTime) - seconds(j.startTime)) * TIME_FACTOR);
+  const queueSim = lora.map((j) => (seconds(j.startTime) - seconds(j.createTime)) * TIME_FACTOR);
+  const trainGpuSeconds = jobSim.reduce((a, b) => a + b, 0);
+  const engineStats = [...engines.values()].map((e) => e.stats);
+  const serveGpuSeconds = engineStats.reduce((a, s) => a + s.busySeconds, 0);
+  const work = trainGpuSeconds + serveGpuSeconds;
+  const wallSeconds = wallHours * 3600;
+  const ideal = Math.max(work / NODE_GPUS, ...jobSim, ...engineStats.map((s) => s.busySeconds));
+  const h = (s: number) => `${(s / 3600).toFixed(2)} h`;
+  console.log("where the time went (simulated):");
+  console.log(
+    `  fine-tune: ${lora.length} LoRA/QLoRA jobs, ${h(trainGpuSeconds)} GPU time on ${TRAIN_GPUS} GPUs (${((trainGpuSeconds / (TRAIN_GPUS * wallSeconds)) * 100).toFixed(0)}% of their time), longest ${h(Math.max(0, ...jobSim))}, queued ${h(queueSim.reduce((a, b) => a + b, 0))} in total (longest wait ${h(Math.max(0, ...queueSim))})`,
+  );
+  for (const [model, engine] of engines) {
+    const s = engine.stats;
+    console.log(
+      `  serve ${model}: ${s.requests} requests, ${s.promptTokens} prompt + ${s.outputTokens} output tokens, engine busy ${h(s.busySeconds)} (${((s.busySeconds / wallSeconds) * 100).toFixed(0)}% of wall), peak batch ${s.peakBatch}, ${s.adapterLoads} adapter loads`,
+    );
+  }
+  console.log(
+    `  hosted API calls (hosted model + judge): ${hostedCalls} of ${FIGURES.SIM_HOSTED_CALL_SECONDS.value} s each`,
+  );
+  console.log(
+    `  ideal wall (GPU work / ${NODE_GPUS} GPUs, or the longest job): ${h(ideal)}; achieved ${h(wallSeconds)}`,
+  );
+  console.log(
+    `BENCH sim_protocol wall_hours=${wallHours.toFixed(2)} gpu_busy=${(work / (NODE_GPUS * wallSeconds)).toFixed(3)} efficiency=${(ideal / wallSeconds).toFixed(3)}`,
+  );
+} catch (error) {
+  failed = true;
+  console.error(error);
+  console.error(logs.slice(-30).join("\n"));
+} finally {
+  for (const agent of extraAgents) agent.kill("SIGTERM");
+  await stack.stop();
+  await nats.stop();
+  await fake.close();
+  for (const engine of engines.values()) engine.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

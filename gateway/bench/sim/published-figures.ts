@@ -1,0 +1,97 @@
+/**
+ * The figures the protocol simulation's test backends are timed by, each with where it comes from. Every one is
+ * a named constant and can be overridden by an environment variable of the same name (e.g. a tokens/s measured
+ * on a lent GPU: SIM_LORA_TOKENS_PER_SECOND).
+ */
+
+export interface Figure {
+  value: number;
+  unit: string;
+  source: string;
+}
+
+function figure(name: string, value: number, unit: string, source: string): Figure {
+  const override = process.env[name];
+  if (override !== undefined && Number(override) > 0)
+    return { value: Number(override), unit, source: `${name}=${override} (override)` };
+  return { value, unit, source };
+}
+
+export const FIGURES = {
+  /**
+   * LoRA (bf16, r=16) training throughput of a 7B model on one H100, tokens/s. NVIDIA NeMo's performance summary
+   * (docs.nvidia.com/nemo-framework/user-guide/24.12, "Finetuning") gives 24,824 tokens/s/GPU for LLAMA2-7B LoRA
+   * at FP8 with packed 4096-token sequences; HF PEFT in bf16 without packing reaches about a third of that.
+   */
+  SIM_LORA_TOKENS_PER_SECOND: figure(
+    "SIM_LORA_TOKENS_PER_SECOND",
+    8_000,
+    "tokens/s per H100",
+    "NeMo 24.12 perf summary: Llama-2-7B LoRA 24,824 tok/s/GPU (FP8, packed); /3 for HF PEFT bf16 unpacked (assumed)",
+  ),
+  /** QLoRA's 4-bit base weights are dequantised on every forward and backward pass: slower than LoRA. */
+  SIM_QLORA_SLOWDOWN: figure(
+    "SIM_QLORA_SLOWDOWN",
+    1.6,
+    "× LoRA's time",
+    "QLoRA (Dettmers et al. 2023) and Unsloth/HF reports: 4-bit NF4 dequantisation costs ~30-60% over bf16 LoRA (assumed 1.6)",
+  ),
+  /** Decode at batch 1: one step reads the weights once (memory bound). */
+  SIM_DECODE_TOKENS_PER_SECOND_BATCH1: figure(
+    "SIM_DECODE_TOKENS_PER_SECOND_BATCH1",
+    150,
+    "tokens/s per sequence",
+    "Llama-3.1-8B bf16 vLLM: ~75 tok/s at concurrency 1 on A100-40GB (johnmusgrave.com vLLM sweep); H100 ~2x (Lambda vLLM benchmark)",
+  ),
+  /** Aggregate decode throughput of a full batch. */
+  SIM_DECODE_TOKENS_PER_SECOND_FULL: figure(
+    "SIM_DECODE_TOKENS_PER_SECOND_FULL",
+    12_500,
+    "tokens/s per GPU at the batch limit",
+    "Llama 3.1 8B bf16 on 1xH100 with vLLM: ~12,500 output tok/s (morphllm.com/vllm-benchmarks, 2026)",
+  ),
+  /** Prefill is compute bound: 2·N FLOPs per token. */
+  SIM_PREFILL_TOKENS_PER_SECOND: figure(
+    "SIM_PREFILL_TOKENS_PER_SECOND",
+    25_000,
+    "tokens/s per GPU",
+    "2 x 8e9 FLOP/token at ~40% of the H100's 989 bf16 TFLOP/s (derived)",
+  ),
+  /** vLLM's default max_num_seqs. */
+  SIM_BATCH_LIMIT: figure("SIM_BATCH_LIMIT", 256, "sequences", "vLLM engine argument max_num_seqs default 256"),
+  /** Multi-LoRA kernels (punica/S-LoRA) slow a step that has adapters in it. */
+  SIM_LORA_STEP_OVERHEAD: figure(
+    "SIM_LORA_STEP_OVERHEAD",
+    1.2,
+    "× step time with adapters in the batch",
+    "S-LoRA (Sheng et al. 2023) / Punica: 10-30% decode overhead of batched LoRA (assumed 1.2)",
+  ),
+  /** Loading an adapter from local disk into vLLM (load_lora_adapter), once per adapter. */
+  SIM_ADAPTER_LOAD_SECONDS: figure(
+    "SIM_ADAPTER_LOAD_SECONDS",
+    2,
+    "s per adapter",
+    "r=16 adapter of a 7B model is ~40-80 MB read and moved to GPU (assumed 2 s)",
+  ),
+  /** A hosted API call (the hosted model and the judge): time to the full answer. */
+  SIM_HOSTED_CALL_SECONDS: figure(
+    "SIM_HOSTED_CALL_SECONDS",
+    2.5,
+    "s per request",
+    "hosted chat completion of ~150 output tokens: ~0.5 s to first token + ~80 tok/s (assumed)",
+  ),
+  /** Output tokens of an answer (the fake's echo is shorter than a model's answer). */
+  SIM_ANSWER_TOKENS: figure(
+    "SIM_ANSWER_TOKENS",
+    64,
+    "tokens",
+    "short factoid/RAG answers under max_tokens 256 (assumed)",
+  ),
+} as const;
+
+export type FigureName = keyof typeof FIGURES;
+
+/** The figures as lines for the bench output. */
+export function describeFigures(): string[] {
+  return Object.entries(FIGURES).map(([name, f]) => `  ${name} = ${f.value} ${f.unit}  [${f.source}]`);
+}
