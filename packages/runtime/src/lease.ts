@@ -59,7 +59,8 @@ const decode = (bytes: Uint8Array): LeaseRecord => {
   }
 };
 
-const isConflict = (error: unknown) =>
+/** A KV create or update refused because the key changed since it was read (or exists, for create). */
+export const isKvRevisionConflict = (error: unknown) =>
   /wrong last sequence|key exists|10071/i.test(String((error as Error)?.message ?? error));
 
 /**
@@ -96,7 +97,7 @@ export function createKvLease(
       return true;
     } catch (error) {
       // Another claimant wrote between our read and our write: it holds the lease now.
-      if (isConflict(error)) {
+      if (isKvRevisionConflict(error)) {
         mine = undefined;
         return false;
       }

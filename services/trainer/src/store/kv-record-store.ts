@@ -6,16 +6,12 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
 import type { KV, Kvm } from "@nats-io/kv";
+import { isKvRevisionConflict } from "@ragtune/runtime";
 import { type RecordStore, RevisionConflictError, type Versioned } from "./record-store.js";
 
 export interface KvBucketOptions {
   /** Copies kept on a NATS cluster; 1 on a single server. */
   replicas?: number;
-}
-
-function isConflict(error: unknown): boolean {
-  const text = String((error as Error)?.message ?? error);
-  return /wrong last sequence|key exists|10071/i.test(text);
 }
 
 export async function openKvBucket(kvm: Kvm, bucket: string, options: KvBucketOptions = {}): Promise<KV> {
@@ -45,7 +41,7 @@ export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): R
       try {
         return await kv.create(key, encode(value));
       } catch (error) {
-        if (isConflict(error)) throw new RevisionConflictError(key);
+        if (isKvRevisionConflict(error)) throw new RevisionConflictError(key);
         throw error;
       }
     },
@@ -53,7 +49,7 @@ export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): R
       try {
         return await kv.update(key, encode(value), revision);
       } catch (error) {
-        if (isConflict(error)) throw new RevisionConflictError(key);
+        if (isKvRevisionConflict(error)) throw new RevisionConflictError(key);
         throw error;
       }
     },

@@ -5,6 +5,7 @@
  * revision it read, so of two placers only one can take a given slot (placement-loop.ts).
  */
 import type { KV } from "@nats-io/kv";
+import { isKvRevisionConflict } from "@ragtune/runtime";
 
 export interface SlotClaim {
   jobId: string;
@@ -19,9 +20,6 @@ export interface SlotClaims {
    */
   claim(slot: string, jobId: string, revision: number | undefined): Promise<boolean>;
 }
-
-const isConflict = (error: unknown) =>
-  /wrong last sequence|key exists|10071/i.test(String((error as Error)?.message ?? error));
 
 /** KV keys allow few characters: the slot key (node id, "/", gpu) is spelled in base64url. */
 const kvKey = (slot: string) => `slot.${Buffer.from(slot).toString("base64url")}`;
@@ -40,7 +38,7 @@ export function createKvSlotClaims(kv: KV): SlotClaims {
         else await kv.update(kvKey(slot), value, revision);
         return true;
       } catch (error) {
-        if (isConflict(error)) return false;
+        if (isKvRevisionConflict(error)) return false;
         throw error;
       }
     },
