@@ -7,7 +7,7 @@ import { GeneratorService } from "@ragtune/contracts/generator";
 import { JudgeService } from "@ragtune/contracts/judge";
 import { RetrieverService } from "@ragtune/contracts/retriever";
 import { TrainerService } from "@ragtune/contracts/trainer";
-import { type BuiltService, createKvLease, createServiceClient, type ServiceContext } from "@ragtune/runtime";
+import { type BuiltService, createKvLease, createServiceClient, openKv, type ServiceContext } from "@ragtune/runtime";
 import type { gatewaySettings } from "./config.js";
 import { createKvCellResultStore } from "./experiments/cell-results.js";
 import { ExperimentRunner } from "./experiments/experiment-runner.js";
@@ -27,7 +27,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   const store = await createKvExperimentStore(ctx.nats);
   const cells = await createKvCellResultStore(ctx.nats);
   // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
-  const leases = await ctx.nats.kvm.create(LEASES_BUCKET, { history: 1 });
+  const leases = await openKv(ctx.nats.kvm, LEASES_BUCKET, { history: 1 });
   const holder = `gateway@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const trainer = createServiceClient(TrainerService, config.trainerUrl, auth);
   // Where each run's time goes (Experiment.time_breakdown and metrics), from the stages the runner announces.

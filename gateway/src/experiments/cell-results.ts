@@ -7,7 +7,7 @@
 import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import type { KV } from "@nats-io/kv";
 import { type AnswerRecord, AnswerRecordSchema } from "@ragtune/contracts/gateway";
-import type { NatsHandle } from "@ragtune/runtime";
+import { type NatsHandle, openKv, openObjectStore } from "@ragtune/runtime";
 import type { JudgeSummary } from "./answer-records.js";
 import { CELL_KEY_TOKENS } from "./cells.js";
 
@@ -92,8 +92,8 @@ const keyOf = (experimentId: string, cellKey: string) => `${experimentId}.${cell
 const cellsOf = (experimentId: string) => [experimentId, ...Array(CELL_KEY_TOKENS).fill("*")].join(".");
 
 export async function createKvCellResultStore(nats: NatsHandle): Promise<CellResultStore> {
-  const kv: KV = await nats.kvm.create(CELLS_BUCKET, { history: 1 });
-  const objects = await nats.objm.create(ANSWERS_BUCKET);
+  const kv: KV = await openKv(nats.kvm, CELLS_BUCKET, { history: 1 });
+  const objects = await openObjectStore(nats.objm, ANSWERS_BUCKET);
   const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)) as CellResult;
   return {
     async get(experimentId, cellKey) {

@@ -5,7 +5,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Experiment, ExperimentSchema } from "@ragtune/contracts/gateway";
 import type { KV } from "@nats-io/kv";
-import { type NatsHandle, waitForWake } from "@ragtune/runtime";
+import { type NatsHandle, openKv, waitForWake } from "@ragtune/runtime";
 
 export const EXPERIMENTS_BUCKET = "ragtune_experiments";
 
@@ -21,7 +21,7 @@ export interface ExperimentStore {
 }
 
 export async function createKvExperimentStore(nats: NatsHandle): Promise<ExperimentStore> {
-  const kv: KV = await nats.kvm.create(EXPERIMENTS_BUCKET, { history: 1 });
+  const kv: KV = await openKv(nats.kvm, EXPERIMENTS_BUCKET, { history: 1 });
   const decode = (data: Uint8Array) => fromBinary(ExperimentSchema, data);
   return {
     async get(id) {

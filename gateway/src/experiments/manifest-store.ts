@@ -2,7 +2,7 @@
  * Where the gateway publishes split manifests for the trainer and its node agents: the NATS Object Store
  * (nats-obj://bucket/name), so agents on other machines read them without a filesystem shared with the gateway.
  */
-import type { NatsHandle } from "@ragtune/runtime";
+import { type NatsHandle, openObjectStore } from "@ragtune/runtime";
 
 export interface ManifestStore {
   /** Stores the manifest's bytes under name; returns the URI a training job references. */
@@ -17,7 +17,7 @@ export function createObjectStoreManifestStore(
 ): ManifestStore {
   return {
     async publish(name, bytes) {
-      const store = await objm.create(bucket);
+      const store = await openObjectStore(objm, bucket);
       await store.putBlob({ name, description: "ragtune split manifest" }, bytes);
       return `nats-obj://${bucket}/${name}`;
     },

@@ -10,13 +10,20 @@ export interface ServiceClientOptions {
   tracing?: boolean;
   interceptors?: Interceptor[];
   /**
-   * Deadline of each unary call that sets none itself, ms; default 10 minutes, 0: none. Streaming calls (watches
+   * Deadline of each unary call that sets none itself, ms; default RAGTUNE_CALL_TIMEOUT_MS (10 minutes), 0: none. Streaming calls (watches
    * that follow a job for hours, ingest streams) get no default deadline.
    */
   timeoutMs?: number;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 600_000;
+
+let defaultCallTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
+
+/** The deadline of unary calls whose client and call set none (process-wide; RAGTUNE_CALL_TIMEOUT_MS). */
+export function setDefaultCallTimeoutMs(ms: number): void {
+  defaultCallTimeoutMs = ms;
+}
 
 /** A gRPC (HTTP/2) client of a ragtune service, carrying trace context and the bearer token. */
 export function createServiceClient<T extends DescService>(
@@ -33,7 +40,7 @@ export function createServiceClient<T extends DescService>(
     createLeanGrpcTransport({
       baseUrl,
       interceptors,
-      defaultTimeoutMs: options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      defaultTimeoutMs: options.timeoutMs ?? defaultCallTimeoutMs,
     }),
   );
 }

@@ -241,7 +241,7 @@ export function commonSettings(service: string) {
       max: 2 ** 31 - 1,
       integer: true,
     }),
-    callTimeoutMs: numberSetting({
+    defaultCallTimeoutMs: numberSetting({
       env: "RAGTUNE_CALL_TIMEOUT_MS",
       description: "deadline of a unary call to another service when the caller sets none, ms (0: none)",
       default: 600_000,

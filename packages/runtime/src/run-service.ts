@@ -8,6 +8,7 @@ import { type ConfigOf, ConfigError, commonSettings, describeConfig, loadConfig,
 import type { ReadinessCheck } from "./health.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
 import { setBucketLimitDefaults } from "./bucket-limits.js";
+import { setDefaultCallTimeoutMs } from "./client.js";
 import { connectNats, type NatsHandle } from "./nats.js";
 import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { createServiceServer, type ServiceRegistration, type ServiceServer } from "./server.js";
@@ -70,6 +71,7 @@ export async function runService<S extends SettingsSpec>(options: RunServiceOpti
     own = loadConfig(ownSpec);
     natsAuth = natsAuthFromConfig(config);
     setBucketLimitDefaults(config);
+    setDefaultCallTimeoutMs(config.defaultCallTimeoutMs);
     // Before NATS: a server that would be open to other hosts does not get as far as connecting.
     authMode = checkServeAuth({
       addresses: [config.addr],

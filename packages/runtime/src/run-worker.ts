@@ -15,16 +15,20 @@ import {
 } from "./config.js";
 import { createLogger, type Logger, type LogLevel } from "./logger.js";
 import { setBucketLimitDefaults } from "./bucket-limits.js";
+import { setDefaultCallTimeoutMs } from "./client.js";
 import { connectNats, type NatsHandle } from "./nats.js";
 import { type NatsAuthOptions, natsAuthFromConfig } from "./nats-auth.js";
 import { initTelemetry } from "./telemetry.js";
 
 type SettingsSpec = Record<string, Setting<any>>;
 
-/** Settings every worker understands: NATS_URL with its auth and TLS, and RAGTUNE_LOG_LEVEL, as for services. */
+/**
+ * Settings every worker understands, as for services: NATS_URL with its auth, TLS and bucket limits,
+ * RAGTUNE_CALL_TIMEOUT_MS and RAGTUNE_LOG_LEVEL.
+ */
 export function workerSettings() {
-  const { logLevel } = commonSettings("worker");
-  return { ...natsSettings(), logLevel };
+  const { logLevel, defaultCallTimeoutMs } = commonSettings("worker");
+  return { ...natsSettings(), defaultCallTimeoutMs, logLevel };
 }
 
 type WorkerSettings = ReturnType<typeof workerSettings>;
@@ -81,6 +85,7 @@ export async function runWorker<S extends SettingsSpec, W extends StartedWorker>
     config = loadConfig(spec, env, argv) as ConfigOf<WorkerSettings> & ConfigOf<S>;
     natsAuth = natsAuthFromConfig(config);
     setBucketLimitDefaults(config);
+    setDefaultCallTimeoutMs(config.defaultCallTimeoutMs);
     options.validate?.(config);
   } catch (error) {
     if (error instanceof ConfigError) {

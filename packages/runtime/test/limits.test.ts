@@ -13,6 +13,7 @@ import {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_MAX_REQUEST_BYTES,
   type ServiceServer,
+  setDefaultCallTimeoutMs,
 } from "../src/index.js";
 
 let lastTimeoutHeader: string | null = null;
@@ -112,6 +113,13 @@ describe("default deadline of client calls", () => {
     assert.equal(DEFAULT_CALL_TIMEOUT_MS, 600_000);
     await createServiceClient(JudgeService, server.address!.url, { tracing: false }).listCriteria({});
     assert.equal(lastTimeoutHeader, "600000m");
+    setDefaultCallTimeoutMs(42_000);
+    try {
+      await createServiceClient(JudgeService, server.address!.url, { tracing: false }).listCriteria({});
+      assert.equal(lastTimeoutHeader, "42000m", "RAGTUNE_CALL_TIMEOUT_MS through runService/runWorker");
+    } finally {
+      setDefaultCallTimeoutMs(DEFAULT_CALL_TIMEOUT_MS);
+    }
   });
 
   it("ends a hung call at the configured deadline with DEADLINE_EXCEEDED; a call's own deadline wins", async () => {

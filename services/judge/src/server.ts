@@ -6,7 +6,7 @@ import { JudgeService } from "@ragtune/contracts/judge";
 import { createLlamaCppBackend } from "@ragtune/llamacpp";
 import { createOpenAiClient } from "@ragtune/llm";
 import { createGenerationJudgeBackend } from "./backends/generation-backend.js";
-import type { BuiltService, ConfigOf, Logger, NatsHandle } from "@ragtune/runtime";
+import { type BuiltService, type ConfigOf, type Logger, type NatsHandle, openKv } from "@ragtune/runtime";
 import { createOpenAiJudgeBackend } from "./backends/openai-backend.js";
 import { createTracedBackend } from "./backends/traced-backend.js";
 import type { judgeSettings } from "./config.js";
@@ -33,7 +33,7 @@ async function createStores(ctx: JudgeBuildContext) {
   const { config } = ctx;
   if (config.cache === "nats") {
     // One bucket, two key spaces; history 1 since a key's value never changes (content-addressed).
-    const kv = await ctx.nats.kvm.create(config.kvBucket, { history: 1 });
+    const kv = await openKv(ctx.nats.kvm, config.kvBucket, { history: 1 });
     return {
       steps: createNatsKvStore<FrozenSteps>(kv, "steps."),
       scores: createNatsKvStore<RepeatRecord>(kv, "score."),

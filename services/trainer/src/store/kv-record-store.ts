@@ -6,7 +6,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
 import type { KV, Kvm } from "@nats-io/kv";
-import { isKvRevisionConflict } from "@ragtune/runtime";
+import { isKvRevisionConflict, openKv } from "@ragtune/runtime";
 import { type RecordStore, RevisionConflictError, type Versioned } from "./record-store.js";
 
 export interface KvBucketOptions {
@@ -15,7 +15,8 @@ export interface KvBucketOptions {
 }
 
 export async function openKvBucket(kvm: Kvm, bucket: string, options: KvBucketOptions = {}): Promise<KV> {
-  return kvm.create(bucket, { history: 1, replicas: options.replicas ?? 1, storage: StorageType.File });
+  // Bounded like every bucket (RAGTUNE_KV_MAX_BYTES): a flood of jobs fills this bucket, not the JetStream store.
+  return openKv(kvm, bucket, { history: 1, replicas: options.replicas ?? 1, storage: StorageType.File });
 }
 
 export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): RecordStore<MessageShape<D>> {
