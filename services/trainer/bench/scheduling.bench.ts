@@ -32,6 +32,8 @@ import { createTrainerEvents } from "../src/events/trainer-events.js";
 import type { PlacementStrategy } from "../src/scheduler/placement.js";
 import { type SchedulerStores, TrainerScheduler } from "../src/scheduler/scheduler.js";
 import { createTrainerScheduler, openTrainerStores } from "../src/server.js";
+import { openKvBucket } from "../src/store/kv-record-store.js";
+import { createKvSlotClaims, type SlotClaims } from "../src/store/slot-claims.js";
 import { TrainerServiceImpl } from "../src/service.js";
 import { createMemoryRecordStore } from "../src/store/record-store.js";
 import { GIB, gpuNode } from "../src/testing/fixtures.js";
@@ -133,9 +135,10 @@ function jobMix(count = 1000) {
   );
 }
 
-async function measurePlacement(stores: SchedulerStores, strategy: PlacementStrategy) {
+async function measurePlacement(stores: SchedulerStores, strategy: PlacementStrategy, slotClaims?: SlotClaims) {
   const scheduler = new TrainerScheduler({
     stores,
+    slots: slotClaims,
     events: createTrainerEvents({ publish: async () => {}, source: "bench" }),
     strategy,
   });
@@ -296,7 +299,12 @@ try {
     `submit → start on an idle node (gRPC + NATS KV, ${latency.rounds} jobs): p50 ${fmt(latency.p50)} ms, p95 ${fmt(latency.p95)} ms`,
   );
 
-  const kvBest = await measurePlacement(await openTrainerStores(nats, "bench_kv_best"), "best-fit");
+  // As a replica places: each placement fenced by its slot's claim record in KV (a read and a write more).
+  const kvBest = await measurePlacement(
+    await openTrainerStores(nats, "bench_kv_best"),
+    "best-fit",
+    createKvSlotClaims(await openKvBucket(nats.kvm, "bench_kv_best_lease")),
+  );
   const memBest = await measurePlacement(memoryStores(), "best-fit");
   const memFirst = await measurePlacement(memoryStores(), "first-fit");
   console.log(
