@@ -1,0 +1,30 @@
+/**
+ * Issue 13 item 11 as numbers: the fault suite's experiment undisturbed, then with a seeded schedule of 14
+ * SIGKILLs (NATS and each service at least twice over). Prints
+ * `BENCH faults kills=<n> repeated_llm_calls=<k> lost_cells=<c> results_identical=<bool>`, or the failure.
+ */
+import { isDeepStrictEqual } from "node:util";
+import { comparableRows, manifestsPerDataset, repeatedRequests, runFaultExperiment } from "../faults/fault-run.js";
+
+const seed = Number(process.env.FAULTS_SEED ?? 29);
+const kills = Number(process.env.FAULTS_KILLS ?? 14);
+// 30 questions per cell: a run long enough for every kill of the schedule to land while it runs.
+const clean = await runFaultExperiment({ seed, kills: 0, deadlineMs: 300_000, evalSize: 30 });
+try {
+  const faulted = await runFaultExperiment({ seed, kills, deadlineMs: 480_000, evalSize: 30 });
+  const lost = faulted.experiment.cellsTotal - faulted.experiment.cellsDone;
+  const identical =
+    isDeepStrictEqual(comparableRows(faulted.rows), comparableRows(clean.rows)) &&
+    Object.values(manifestsPerDataset(faulted.rows)).every((n) => n === 1);
+  const repeated = repeatedRequests(faulted.llmRequests, clean.llmRequests);
+  console.log(`  killed: ${faulted.kills.map((k) => `${k.target}@${k.atMs}ms`).join(", ")}`);
+  console.log(
+    `BENCH faults kills=${faulted.kills.length} repeated_llm_calls=${repeated} lost_cells=${lost} results_identical=${identical}`,
+  );
+  if (lost || !identical || repeated) process.exitCode = 1;
+} catch (error) {
+  // The run itself failed under faults: say so as a BENCH line too, then the reason.
+  console.log(`BENCH faults kills=${kills} finished=false`);
+  console.log((error as Error).message.slice(0, 4000));
+  process.exitCode = 1;
+}

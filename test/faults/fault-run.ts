@@ -1,0 +1,232 @@
+/**
+ * One small experiment (a base cell and a hosted fine-tune cell, judged with repeats) on a fault stack, with or
+ * without a seeded schedule that SIGKILLs and restarts processes while it runs, and the measures the fault suite
+ * compares: the result rows, cells lost, and LLM requests beyond what an uninterrupted run sends.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FineTuneMethod } from "@ragtune/contracts/common";
+import { type Experiment, ExperimentService, ExperimentState, type ResultRow } from "@ragtune/contracts/gateway";
+import { ScoringMode } from "@ragtune/contracts/judge";
+import { createServiceClient } from "@ragtune/runtime";
+import {
+  createPlantedEffect,
+  type FakeOpenAiServer,
+  type PlantedEffect,
+  type PlantedItem,
+  startFakeOpenAiServer,
+} from "@ragtune/testing";
+import { writeSyntheticBioAsq } from "../support/synthetic-bioasq.js";
+import { FAULT_TARGETS, type FaultStack, type FaultTarget, startFaultStack } from "./fault-stack.js";
+
+const BASE_MODEL = "faults-base-1b";
+const JUDGE_MODEL = "faults-judge";
+
+export interface FaultRunOptions {
+  /** Seeds the experiment, the planted model's draws and the kill schedule. */
+  seed: number;
+  /** SIGKILLs to deal out while the experiment runs; 0: an uninterrupted run. */
+  kills: number;
+  /** The whole run must end within this, or it fails with the stack's logs. */
+  deadlineMs: number;
+  /** Evaluation questions per cell; more gives the schedule a longer run to kill into. Default 10. */
+  evalSize?: number;
+}
+
+export interface FaultRunResult {
+  experiment: Experiment;
+  rows: ResultRow[];
+  /** What was killed, in order, and when (ms after start). */
+  kills: Array<{ target: FaultTarget; atMs: number }>;
+  /** LLM requests by their exact body (model, prompt, sampling): how often each was sent. */
+  llmRequests: Map<string, number>;
+}
+
+/** mulberry32: a small seeded generator, so a seed gives the same schedule every time. */
+function seeded(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The kill plan: each kill at a random delay after the previous restart, of a random process; every process is
+ * drawn once before any is drawn again, so with 7 or more kills each one dies at least once.
+ */
+export function killSchedule(
+  seed: number,
+  kills: number,
+): Array<{ target: FaultTarget; delayMs: number; downMs: number }> {
+  const random = seeded(seed);
+  const plan: Array<{ target: FaultTarget; delayMs: number; downMs: number }> = [];
+  let bag: FaultTarget[] = [];
+  for (let i = 0; i < kills; i++) {
+    if (bag.length === 0) bag = [...FAULT_TARGETS];
+    const target = bag.splice(Math.floor(random() * bag.length), 1)[0];
+    plan.push({ target, delayMs: 500 + Math.floor(random() * 2000), downMs: 200 + Math.floor(random() * 800) });
+  }
+  return plan;
+}
+
+function plantedItems(path: string): PlantedItem[] {
+  const { questions } = JSON.parse(readFileSync(path, "utf8")) as {
+    questions: Array<{ body: string; exact_answer: string[][] }>;
+  };
+  const answers = [...new Set(questions.map((q) => q.exact_answer[0][0]))];
+  return questions.map((q) => {
+    const answer = q.exact_answer[0][0];
+    return { question: q.body, answer, wrongAnswer: answers[(answers.indexOf(answer) + 1) % answers.length] };
+  });
+}
+
+/** Requests that make the model work (not polls or listings), keyed by everything that decides the answer. */
+function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of fake.requests) {
+    if (r.method !== "POST" || !/\/(chat\/completions|completions|fine_tuning\/jobs)$/.test(r.path)) continue;
+    const key = `${r.path} ${JSON.stringify(r.body ?? {})}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Requests a faulted run sent beyond what the uninterrupted run sent for the same key. */
+export function repeatedRequests(faulted: Map<string, number>, clean: Map<string, number>): number {
+  let extra = 0;
+  for (const [key, n] of faulted) extra += Math.max(0, n - (clean.get(key) ?? 0));
+  return extra;
+}
+
+/**
+ * Rows with what necessarily differs between two runs left out: the adapter's job-derived id, and the split
+ * manifest's hash (the manifest records its creation time and the dataset's file paths). manifestsPerDataset
+ * checks the manifest within one run instead.
+ */
+export const comparableRows = (rows: ResultRow[]) =>
+  rows
+    .map((r) => ({ ...r, adapterId: r.adapterId ? "<adapter>" : "", manifestSha256: "<manifest>" }))
+    .sort((a, b) => `${a.finetuneSize}/${a.criterion}`.localeCompare(`${b.finetuneSize}/${b.criterion}`));
+
+/** How many split manifests each dataset's rows name: 1 unless a fault made the run split its data again. */
+export function manifestsPerDataset(rows: ResultRow[]): Record<string, number> {
+  const seen = new Map<string, Set<string>>();
+  for (const r of rows) seen.set(r.dataset, (seen.get(r.dataset) ?? new Set()).add(r.manifestSha256));
+  return Object.fromEntries([...seen].map(([dataset, hashes]) => [dataset, hashes.size]));
+}
+
+export async function runFaultExperiment(options: FaultRunOptions): Promise<FaultRunResult> {
+  let planted: PlantedEffect | undefined;
+  const fake = await startFakeOpenAiServer({
+    models: [
+      { id: BASE_MODEL, maxModelLen: 16_384 },
+      { id: JUDGE_MODEL, maxModelLen: 16_384 },
+    ],
+    fineTuning: { pollsToSucceed: 2 },
+    respond: (input) => planted!.respond(input),
+  });
+  let stack: FaultStack | undefined;
+  try {
+    stack = await startFaultStack({
+      NODE_ENV: "test",
+      AGENT_EXECUTORS: "cpu-reader,openai",
+      OPENAI_BASE_URL: fake.baseUrl,
+      AGENT_OPENAI_POLL_MS: "50",
+      GENERATOR_OPENAI_BASE_URL: fake.baseUrl,
+      JUDGE_OPENAI_BASE_URL: fake.baseUrl,
+      JUDGE_MODEL,
+      // A killed gateway's run is adopted by the restarted one once its lease lapses.
+      GATEWAY_LEASE_TTL_MS: "2000",
+    });
+    const datasetDir = join(stack.dataDir, "datasets", "bioasq");
+    mkdirSync(datasetDir, { recursive: true });
+    planted = createPlantedEffect({
+      items: plantedItems(writeSyntheticBioAsq(datasetDir, 30 + (options.evalSize ?? 10))),
+      judgeModel: JUDGE_MODEL,
+    });
+    planted.setRun({ seed: options.seed, baseAccuracy: 0.5, lift: { hosted: 0.3, lora: 0 } });
+
+    const experimentId = `faults-${options.seed}`;
+    const gateway = () => createServiceClient(ExperimentService, stack!.url("gateway"));
+    await gateway().createExperiment({
+      experimentId,
+      spec: {
+        name: experimentId,
+        datasets: [{ format: "bioasq", paths: [datasetDir] }],
+        baseModels: [{ baseModel: BASE_MODEL, backend: "openai" }],
+        finetuneSizes: [0, 10],
+        methods: [FineTuneMethod.HOSTED],
+        evalSize: options.evalSize ?? 10,
+        seed: BigInt(options.seed),
+        judge: { model: { baseModel: JUDGE_MODEL, backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 2 },
+      },
+    });
+    await gateway().startExperiment({ experimentId });
+
+    const started = Date.now();
+    const deadline = started + options.deadlineMs;
+    const kills: FaultRunResult["kills"] = [];
+    let ended: Experiment | undefined;
+    let failure: Error | undefined;
+    const end = waitForEnd(gateway, experimentId, deadline).then(
+      (e) => {
+        ended = e;
+      },
+      (error: Error) => {
+        failure = error;
+      },
+    );
+    for (const step of killSchedule(options.seed, options.kills)) {
+      await Promise.race([end, sleep(step.delayMs)]);
+      if (ended || failure) break;
+      await stack.kill(step.target);
+      kills.push({ target: step.target, atMs: Date.now() - started });
+      await sleep(step.downMs);
+      await stack.restart(step.target).catch((error: Error) => {
+        throw new Error(`restarting ${step.target}: ${error.message}\n${stack!.logs.slice(-40).join("\n")}`);
+      });
+    }
+    await end;
+    if (!ended || ended.state !== ExperimentState.SUCCEEDED) {
+      const how = ended ? `ended ${ExperimentState[ended.state]}: ${ended.error}` : failure?.message;
+      throw new Error(
+        `experiment ${experimentId} ${how}\nkills: ${JSON.stringify(kills)}\n${stack.logs.slice(-40).join("\n")}`,
+      );
+    }
+    const { rows } = await gateway().getResults({ experimentId });
+    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake) };
+  } finally {
+    await stack?.stop();
+    await fake.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls the experiment until it leaves RUNNING (a poll survives a gateway restart; a watch would not). */
+async function waitForEnd(
+  gateway: () => ReturnType<typeof createServiceClient<typeof ExperimentService>>,
+  experimentId: string,
+  deadline: number,
+): Promise<Experiment> {
+  let last: Experiment | undefined;
+  while (Date.now() < deadline) {
+    try {
+      const { experiment } = await gateway().getExperiment({ experimentId }, { timeoutMs: 3000 });
+      last = experiment;
+      if (experiment && experiment.state !== ExperimentState.RUNNING && experiment.state !== ExperimentState.CREATED) {
+        return experiment;
+      }
+    } catch {
+      // The gateway or NATS is down right now: the schedule restarts it.
+    }
+    await sleep(300);
+  }
+  throw new Error(
+    `experiment ${experimentId} still ${last ? ExperimentState[last.state] : "unseen"} at the deadline (stage "${last?.currentStage}")`,
+  );
+}

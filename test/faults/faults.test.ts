@@ -1,0 +1,55 @@
+/**
+ * Issue 13 item 11, bounded for `npm test`: a small experiment (a base and a hosted fine-tune cell, judged twice
+ * per answer) runs once undisturbed and once while a seeded schedule SIGKILLs and restarts NATS and each service
+ * at random points. The disturbed run must finish with the same result rows, no cell lost, and not one LLM request
+ * beyond those of the undisturbed run (the planted judge draws new noise for a repeated request, so a repeat would
+ * also change the rows). Loopback only; every run has a hard deadline and fails with the stack's logs.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isDeepStrictEqual } from "node:util";
+import {
+  comparableRows,
+  type FaultRunResult,
+  manifestsPerDataset,
+  repeatedRequests,
+  runFaultExperiment,
+} from "./fault-run.js";
+
+const SEED = 11;
+const KILLS = 7;
+
+describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one experiment`, () => {
+  let clean: FaultRunResult;
+
+  it("the undisturbed run finishes", { timeout: 240_000 }, async () => {
+    clean = await runFaultExperiment({ seed: SEED, kills: 0, deadlineMs: 180_000 });
+    assert.equal(clean.experiment.cellsDone, clean.experiment.cellsTotal);
+  });
+
+  it("the disturbed run finishes with identical rows, no cell lost, no repeated LLM request", {
+    timeout: 300_000,
+    todo: "issue 13 items 6, 7, 10 (gateway transient retries, crash-loop handling, hosted fine-tune reuse) are being built",
+  }, async () => {
+    assert.ok(clean, "the undisturbed run ran first");
+    const faulted = await runFaultExperiment({ seed: SEED, kills: KILLS, deadlineMs: 240_000 });
+    const killed = faulted.kills.map((k) => `${k.target}@${k.atMs}ms`).join(", ");
+    const measured = {
+      kills: faulted.kills.length,
+      lostCells: faulted.experiment.cellsTotal - faulted.experiment.cellsDone,
+      rowsIdentical: isDeepStrictEqual(comparableRows(faulted.rows), comparableRows(clean.rows)),
+      manifests: manifestsPerDataset(faulted.rows),
+      repeatedLlmCalls: repeatedRequests(faulted.llmRequests, clean.llmRequests),
+    };
+    const report = `${JSON.stringify(measured)} (killed: ${killed})`;
+    console.log(`faults measured: ${report}`);
+    assert.ok(measured.kills >= 5, `kills happened while the run ran: ${report}`);
+    assert.equal(measured.lostCells, 0, report);
+    assert.deepEqual(comparableRows(faulted.rows), comparableRows(clean.rows), report);
+    assert.ok(
+      Object.values(measured.manifests).every((n) => n === 1),
+      `one split per dataset: ${report}`,
+    );
+    assert.equal(measured.repeatedLlmCalls, 0, report);
+  });
+});
