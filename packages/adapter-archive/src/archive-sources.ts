@@ -6,6 +6,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectStore, Objm } from "@nats-io/obj";
+import { openObjectStore } from "@ragtune/runtime";
 import { AdapterArchiveError } from "./archive-reader.js";
 import { sha256Hex } from "./archive-storage.js";
 
@@ -40,7 +41,7 @@ function checkSha256(adapterId: string, bytes: Uint8Array, expected: string | un
 export function createObjectStoreArchiveSource(objm: Objm, bucket: string): AdapterArchiveSource {
   let store: Promise<ObjectStore> | undefined;
   const open = () => {
-    store ??= objm.create(bucket);
+    store ??= openObjectStore(objm, bucket);
     store.catch(() => {
       store = undefined;
     });

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Objm } from "@nats-io/obj";
+import { openObjectStore } from "@ragtune/runtime";
 
 export const sha256Hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
@@ -25,7 +26,7 @@ export const DEFAULT_ADAPTER_BUCKET = "ragtune-adapters";
 export function createObjectStoreAdapterStorage(objm: Objm, bucket = DEFAULT_ADAPTER_BUCKET): AdapterStorage {
   return {
     async put(adapterId, archive) {
-      const store = await objm.create(bucket);
+      const store = await openObjectStore(objm, bucket);
       const name = `${adapterId}.tar`;
       const sha256 = sha256Hex(archive);
       await store.putBlob({ name, description: `ragtune adapter ${adapterId}`, metadata: { sha256 } }, archive);
