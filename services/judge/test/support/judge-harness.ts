@@ -116,7 +116,8 @@ export async function startJudgeHarness(options: HarnessOptions = {}): Promise<J
   };
 }
 
-function createJudgeService(baseUrl: string, options: HarnessOptions) {
+/** The judge service against an OpenAI-compatible server at `baseUrl`, with its in-memory client `rpc`. */
+export function createJudgeService(baseUrl: string, options: HarnessOptions) {
   const client = createOpenAiClient({ baseUrl, maxRetries: 0, maxConcurrency: 1024 });
   // Traced as in production (src/server.ts), so tests see the spans a deployment emits.
   const backend = createTracedBackend(
@@ -143,5 +144,5 @@ function createJudgeService(baseUrl: string, options: HarnessOptions) {
     JudgeService,
     createRouterTransport(({ service }) => service(JudgeService, impl)),
   );
-  return { rpc, engine, backends };
+  return { rpc, impl, engine, backends };
 }
