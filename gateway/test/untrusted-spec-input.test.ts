@@ -162,6 +162,13 @@ describe("CreateExperiment with names and paths from an untrusted client", () =>
       "spec.name",
       /at most 200 characters/,
     );
+    await refused(client.createExperiment({ spec: { ...ok, name: "../x" } }), "spec.name", /display text: no \/ or \\/);
+    // Every RPC checks the id before it reaches a KV key (a wildcard would match other experiments' records).
+    for (const id of ["a.*", "a.>", "..", "a/b"]) {
+      await refused(client.getExperiment({ experimentId: id }), "experiment_id", /dot-separated words/);
+      await refused(client.getResults({ experimentId: id }), "experiment_id", /dot-separated words/);
+      await refused(client.startExperiment({ experimentId: id }), "experiment_id", /dot-separated words/);
+    }
     const dotted = await client.createExperiment({ experimentId: "team.run-1", spec: ok });
     assert.equal(dotted.experiment?.experimentId, "team.run-1");
   });

@@ -109,6 +109,8 @@ export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentServi
 
   private async require(id: string) {
     if (!id) throw invalidArgument("experiment_id", "must not be empty");
+    // Every RPC, not only CreateExperiment: the id is a KV key (a wildcard would match others' records).
+    requirePattern("experiment_id", id, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE);
     const experiment = await this.store.get(id);
     if (!experiment) throw notFound("experiment", id);
     return experiment;

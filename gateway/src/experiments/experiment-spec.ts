@@ -19,7 +19,12 @@ import { JudgeConfigSchema, RepeatStrategySchema, ScoringMode, ScoringModeSchema
 import { ChunkingConfigSchema } from "@ragtune/contracts/retriever";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
 import { type DatasetAccess, datasetAccessProblems } from "./dataset-access.js";
-import { DATASET_NAME_PATTERN, DATASET_NAME_RULE, MAX_EXPERIMENT_NAME_LENGTH } from "./names.js";
+import {
+  DATASET_NAME_PATTERN,
+  DATASET_NAME_RULE,
+  EXPERIMENT_NAME_PATTERN,
+  MAX_EXPERIMENT_NAME_LENGTH,
+} from "./names.js";
 import { poolCapacityProblems } from "./pool-capacity.js";
 
 export const DATASET_FORMATS = ["bioasq", "nq", "nq-open", "qasper"] as const;
@@ -60,6 +65,8 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
   check(() => requireNonEmpty("name", spec.name));
   if (spec.name.length > MAX_EXPERIMENT_NAME_LENGTH) {
     add("name", `must be at most ${MAX_EXPERIMENT_NAME_LENGTH} characters, got ${spec.name.length}`);
+  } else if (!EXPERIMENT_NAME_PATTERN.test(spec.name)) {
+    add("name", "is display text: no / or \\ and no control characters");
   }
   if (spec.datasets.length === 0) add("datasets", "must name at least one dataset");
   spec.datasets.forEach((d, i) => {

@@ -1,3 +1,4 @@
+import { ADAPTER_ID } from "@ragtune/adapter-archive";
 import type { GenerateRequest } from "@ragtune/contracts/generator";
 import { TruncationPolicy, TruncationPolicySchema } from "@ragtune/contracts/generator";
 import { invalidArgument, requireKnownEnum, requireNonEmpty, requireRange } from "@ragtune/runtime";
@@ -53,6 +54,14 @@ export function validateGenerateRequest(request: GenerateRequest, field = ""): V
     throw invalidArgument(at("sampling.stop"), `at most ${LIMITS.stopSequences} sequences`);
   stop.forEach((s, i) => requireNonEmpty(at(`sampling.stop[${i}]`), s));
   requireKnownEnum(at("truncation"), request.truncation, TruncationPolicySchema, { allowUnspecified: true });
+  // An adapter id names a file, a folder and an object (<id>.tar, <dir>/<id>/): the trainer's id rule, no paths.
+  const adapter = request.model?.adapter ?? "";
+  if (adapter && !ADAPTER_ID.test(adapter)) {
+    throw invalidArgument(
+      at("model.adapter"),
+      "must be 1..128 characters of [A-Za-z0-9._-], starting with a letter or digit",
+    );
+  }
 
   let jsonSchema: object | undefined;
   if (request.jsonSchema !== "") {

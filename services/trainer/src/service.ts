@@ -111,7 +111,7 @@ export class TrainerServiceImpl implements ServiceImpl<typeof TrainerService> {
   }
 
   async getAdapter(request: Parameters<ServiceImpl<typeof TrainerService>["getAdapter"]>[0]) {
-    if (!request.adapterId) throw invalidArgument("adapter_id", "is required");
+    requireId("adapter_id", request.adapterId);
     return create(GetAdapterResponseSchema, { adapter: await this.scheduler.getAdapter(request.adapterId) });
   }
 }

@@ -18,14 +18,17 @@ interface Rule<T> {
   check: (value: T) => string | undefined;
 }
 
-const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+// Ids name KV keys, objects and folders: no "." or ".." (they start with a letter or digit), no "/" or wildcard.
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function inRange(value: number, min: number, max: number): string | undefined {
   return value >= min && value <= max && Number.isFinite(value) ? undefined : `must be ${min}..${max}, got ${value}`;
 }
 
 export function checkId(value: string): string | undefined {
-  return ID_PATTERN.test(value) ? undefined : "must be 1..128 characters of [A-Za-z0-9._-]";
+  return ID_PATTERN.test(value)
+    ? undefined
+    : "must be 1..128 characters of [A-Za-z0-9._-], starting with a letter or digit";
 }
 
 const specRules: Rule<JobSpec>[] = [

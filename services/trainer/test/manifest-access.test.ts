@@ -153,4 +153,19 @@ describe("SubmitJob: where a manifest may be read from", () => {
       return true;
     });
   });
+
+  it("refuses ids that would name a parent folder, a path or a KV wildcard, at their field", async () => {
+    for (const id of ["..", ".", ".hidden", "a/b", "a.*", "a\u0000b", "x".repeat(129)]) {
+      await assert.rejects(client.getAdapter({ adapterId: id }), (error: ConnectError) => {
+        assert.equal(error.code, Code.InvalidArgument, `${JSON.stringify(id)}: ${error.message}`);
+        assert.match(error.rawMessage, /^adapter_id: must be 1\.\.128 characters/);
+        return true;
+      });
+      await assert.rejects(client.getJob({ jobId: id }), /job_id: must be 1\.\.128 characters/);
+    }
+    await assert.rejects(client.getAdapter({ adapterId: "no-such-adapter" }), (error: ConnectError) => {
+      assert.equal(error.code, Code.NotFound);
+      return true;
+    });
+  });
 });
