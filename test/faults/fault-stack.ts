@@ -67,7 +67,8 @@ export async function startFaultStack(env: NodeJS.ProcessEnv): Promise<FaultStac
       const exited = new Promise<void>((done) => child.once("exit", () => done()));
       running.set(service.name, { child, exited });
       createInterface({ input: child.stderr! }).on("line", (line) => log(service.name, line));
-      const timer = setTimeout(() => reject(new Error(`${service.name} did not start within 60 s`)), 60_000);
+      // Generous: on 2 shared cores tsx compiling a service from source can take most of a minute.
+      const timer = setTimeout(() => reject(new Error(`${service.name} did not start within 120 s`)), 120_000);
       if (service.kind === "agent") {
         clearTimeout(timer);
         resolve();

@@ -193,16 +193,16 @@ function oversizedRows(): HostileCase[] {
     [
       "retriever",
       "Search",
-      (ctx) => ctx.clients.retriever.search({ collection: SEED.collection, query: huge(16 * MiB) }),
+      (ctx) => ctx.clients.retriever.search({ collection: SEED.collection, query: huge(32 * MiB) }),
     ],
-    ["trainer", "GetJob", (ctx) => ctx.clients.trainer.getJob({ jobId: huge(16 * MiB) })],
-    ["generator", "Generate", (ctx) => ctx.clients.generator.generate({ question: huge(16 * MiB) })],
+    ["trainer", "GetJob", (ctx) => ctx.clients.trainer.getJob({ jobId: huge(32 * MiB) })],
+    ["generator", "Generate", (ctx) => ctx.clients.generator.generate({ question: huge(32 * MiB) })],
     [
       "judge",
       "Score",
-      (ctx) => ctx.clients.judge.score({ item: { itemId: "a", question: "q", answer: huge(16 * MiB) }, judge: JUDGE }),
+      (ctx) => ctx.clients.judge.score({ item: { itemId: "a", question: "q", answer: huge(32 * MiB) }, judge: JUDGE }),
     ],
-    ["gateway", "GetExperiment", (ctx) => ctx.clients.gateway.getExperiment({ experimentId: huge(16 * MiB) })],
+    ["gateway", "GetExperiment", (ctx) => ctx.clients.gateway.getExperiment({ experimentId: huge(32 * MiB) })],
   ];
   const declared: Array<[HostileService, string]> = [
     ["retriever", "Search"],
@@ -216,7 +216,7 @@ function oversizedRows(): HostileCase[] {
       ([service, rpc, call]): HostileCase => ({
         service,
         rpc,
-        what: "a 16 MiB request",
+        what: "a 32 MiB request",
         code: Code.ResourceExhausted,
         todo: TODO.limits,
         run: (ctx) => outcomeOf(call(ctx)),
