@@ -116,7 +116,7 @@ describe("human ratings file and agreement", () => {
       { line: 8, reason: "the judge has no successful score on fluency for it" },
     ]);
     const table = formatAgreementTable("ratings.csv", agreement);
-    assert.match(table, /ratings\.csv: 7 ratings by 2 raters/);
+    assert.match(table, /ratings\.csv: 7 ratings, 2 named raters/);
     assert.match(table, /^accuracy\s+all\s+4\s+\S+\s+\S+\s+0\.75\s+-0\.25$/m);
     assert.match(table, /^accuracy\s+nq-open\s+1\s+–\s+–\s+0\.00\s+0\.00$/m);
     assert.match(table, /2 rating\(s\) matched nothing and are not counted: line 7: no answer q9 in cell base; line 8/);

@@ -24,6 +24,7 @@ export interface AgreementRow {
 export interface HumanAgreement {
   rows: AgreementRow[];
   ratings: number;
+  /** Distinct named raters (ratings without a rater are not counted here). */
   raters: number;
   /** Ratings that named no answer of the run or a criterion it did not judge, with why (never dropped silently). */
   unmatched: { line: number; reason: string }[];
@@ -131,7 +132,12 @@ export async function humanAgreement(
         (a.dataset === "all" ? -1 : b.dataset === "all" ? 1 : a.dataset.localeCompare(b.dataset)),
     )
     .map((g) => row(g.criterion, g.dataset, g.pairs));
-  return { rows, ratings: ratings.length, raters: new Set(ratings.map((r) => r.rater)).size, unmatched };
+  return {
+    rows,
+    ratings: ratings.length,
+    raters: new Set(ratings.map((r) => r.rater).filter(Boolean)).size,
+    unmatched,
+  };
 }
 
 const fixed = (v: number, digits = 2, sign = false) =>
@@ -141,7 +147,7 @@ const fixed = (v: number, digits = 2, sign = false) =>
 export function formatAgreementTable(file: string, agreement: HumanAgreement): string {
   const lines = [
     "",
-    `Agreement with human ratings (${file}: ${agreement.ratings} ratings by ${agreement.raters} rater${agreement.raters === 1 ? "" : "s"}; judge = mean over its repeats, human = mean over raters)`,
+    `Agreement with human ratings (${file}: ${agreement.ratings} ratings, ${agreement.raters} named rater${agreement.raters === 1 ? "" : "s"}; judge = mean over its repeats, human = mean over raters)`,
     `${"criterion".padEnd(14)} ${"dataset".padEnd(10)} ${"n".padStart(5)} ${"spearman".padStart(9)} ${"pearson".padStart(8)} ${"mean |j-h|".padStart(11)} ${"mean j-h".padStart(9)}`,
   ];
   for (const r of agreement.rows) {
