@@ -47,8 +47,8 @@ export interface CellResultStore {
   get(experimentId: string, cellKey: string): Promise<CellResult | undefined>;
   put(experimentId: string, result: CellResult): Promise<void>;
   list(experimentId: string): Promise<CellResult[]>;
-  /** The answers kept for a finished cell (empty for cells stored before answers were kept). */
-  answers(experimentId: string, cellKey: string): Promise<AnswerRecord[]>;
+  /** The answers kept for a finished cell, read as they are yielded (none for cells stored before they were kept). */
+  answers(experimentId: string, cellKey: string): AsyncIterable<AnswerRecord>;
   /**
    * Streams a cell's answers to where answers() reads them, as they come, so no cell is held whole; resolves once
    * all are stored. Before put() of the cell's result (given without answers): a done cell has its answers.
@@ -117,9 +117,20 @@ export async function createKvCellResultStore(nats: NatsHandle): Promise<CellRes
       }
       return out;
     },
-    async answers(experimentId, cellKey) {
-      const blob = await objects.getBlob(keyOf(experimentId, cellKey));
-      return blob ? answersFromJsonl(new TextDecoder().decode(blob)) : [];
+    async *answers(experimentId, cellKey) {
+      const object = await objects.get(keyOf(experimentId, cellKey));
+      if (!object) return;
+      const decoder = new TextDecoder();
+      let pending = "";
+      for await (const chunk of object.data) {
+        pending += decoder.decode(chunk, { stream: true });
+        const lines = pending.split("\n");
+        pending = lines.pop()!;
+        for (const line of lines) if (line) yield fromJsonString(AnswerRecordSchema, line);
+      }
+      if (pending) yield fromJsonString(AnswerRecordSchema, pending);
+      const error = await object.error;
+      if (error) throw error;
     },
     async writeAnswers(experimentId, cellKey, records) {
       await objects.put({ name: keyOf(experimentId, cellKey) }, jsonlStream(records));
@@ -142,8 +153,8 @@ export function createMemoryCellResultStore(): CellResultStore {
     async list(experimentId) {
       return [...results.entries()].filter(([k, v]) => k === keyOf(experimentId, v.cellKey)).map(([, v]) => v);
     },
-    async answers(experimentId, cellKey) {
-      return answersFromJsonl(answers.get(keyOf(experimentId, cellKey)) ?? "");
+    async *answers(experimentId, cellKey) {
+      yield* answersFromJsonl(answers.get(keyOf(experimentId, cellKey)) ?? "");
     },
     async writeAnswers(experimentId, cellKey, records) {
       let text = "";

@@ -301,8 +301,11 @@ describe("experiment runner", () => {
       const all = await cells.list(id);
       const kept = [];
       for (const { finishTime: _t, generationLatencySeconds: _l, ...rest } of all) {
-        const answers = await cells.answers(id, rest.cellKey); // streamed to the store as they were judged
-        kept.push({ ...rest, answers: answers.map((a) => `${a.itemId} ${a.answer} ${JSON.stringify(a.scores)}`) });
+        const answers: string[] = []; // streamed to the store as they were judged
+        for await (const a of cells.answers(id, rest.cellKey)) {
+          answers.push(`${a.itemId} ${a.answer} ${JSON.stringify(a.scores)}`);
+        }
+        kept.push({ ...rest, answers });
       }
       return kept.sort((a, b) => a.cellKey.localeCompare(b.cellKey));
     };

@@ -103,7 +103,8 @@ export class ExperimentServiceImpl implements ServiceImpl<typeof ExperimentServi
     const cells = await this.cells.list(req.experimentId);
     cells.sort((a, b) => a.cellKey.localeCompare(b.cellKey));
     for (const cell of cells) {
-      for (const record of await this.cells.answers(req.experimentId, cell.cellKey)) yield { record };
+      // Read from the store as they are sent: a cell of any size is never held whole.
+      for await (const record of this.cells.answers(req.experimentId, cell.cellKey)) yield { record };
     }
   }
 
