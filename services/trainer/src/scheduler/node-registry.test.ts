@@ -12,7 +12,8 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 
 function registry() {
   const store = createMemoryRecordStore(NodeSchema);
-  return { store, nodes: new NodeRegistry(store, 1000) };
+  const clock = { ms: T0 };
+  return { store, clock, nodes: new NodeRegistry(store, 1000, () => clock.ms) };
 }
 
 describe("NodeRegistry", () => {
@@ -43,6 +44,7 @@ describe("NodeRegistry", () => {
     assert.equal(nodes.isSilent(node, T0 + 5000), false);
     assert.equal(nodes.isSilent(node, T0 + 5501), true);
     const lost = await nodes.markLost(node);
+    assert.ok(lost);
     assert.equal(lost.state, NodeState.LOST);
     assert.equal(nodes.isSilent(lost, T0 + 60_000), false, "a lost node is not lost again");
     assert.equal(nodes.heartbeat("c", [], T0 + 70_000).wasLost, true);
@@ -56,7 +58,7 @@ describe("NodeRegistry", () => {
       lastHeartbeatTime: timestampFromMs(T0),
     });
     await store.put("old", stale);
-    const restarted = new NodeRegistry(store, 1000);
+    const restarted = new NodeRegistry(store, 1000, () => T0 + 3_600_000);
     restarted.startGracePeriod(T0 + 3_600_000);
     await restarted.load();
     const [node] = restarted.all();
@@ -78,6 +80,28 @@ describe("NodeRegistry", () => {
     assert.equal(nodes.largestGpuFor("cpu-reader"), undefined);
     assert.equal(nodes.gpu("a100", 1)?.memoryTotalBytes, BigInt(40 * GIB));
     assert.equal(nodes.gpu("a100", undefined), undefined);
+  });
+
+  it("judges silence by its own clock from when it saw a heartbeat stored, never by another replica's timestamp", async () => {
+    const { store, clock, nodes } = registry();
+    const stop = await nodes.follow();
+    nodes.startGracePeriod(T0);
+    // Another replica, whose clock is an hour behind, stores the node's heartbeats.
+    const other = new NodeRegistry(store, 1000, () => T0 - 3_600_000);
+    await other.follow();
+    await other.save(other.registered(cpuNode("n"), T0 - 3_600_000));
+    clock.ms += 2500;
+    await other.save(other.heartbeat("n", [], T0 - 3_600_000 + 2500).node);
+    const [node] = nodes.all();
+    assert.equal(nodes.isSilent(node, clock.ms + 2999), false, "an hour-old timestamp is not an hour of silence");
+    assert.equal(nodes.isSilent(node, clock.ms + 3001), true);
+    // A replica about to mark it lost loses the race to a heartbeat stored meanwhile: the node stays.
+    const racer = new NodeRegistry(store, 1000); // follows no watch: its view goes stale
+    await racer.load();
+    await other.save(other.heartbeat("n", [], T0 - 3_600_000 + 5000).node);
+    assert.equal(await racer.markLost(racer.all()[0]), undefined);
+    assert.equal((await store.get("n"))?.value.state, NodeState.READY);
+    stop();
   });
 
   it("follows writes from other replicas and ignores older revisions", async () => {

@@ -1,16 +1,17 @@
 /**
  * The node agents: their records (GPUs, executors, state), cached and kept current by the store's watch, and
- * their liveness. A node silent for 3 heartbeat periods is lost. Silence is measured from the last time the node
- * called in to this replica, its last stored heartbeat, or this replica's start, whichever is latest: a NATS
- * outage (heartbeats not storable) or a trainer restart must not make healthy nodes lost.
+ * their liveness. A node silent for 3 heartbeat periods is lost. Silence is measured by this replica's own clock
+ * from the last time the node called in to this replica, the last time this replica saw the node's record change
+ * (another replica storing a heartbeat), or this replica's start, whichever is latest: a NATS outage (heartbeats
+ * not storable) or a trainer restart must not make healthy nodes lost, and the heartbeat time another replica
+ * wrote by its clock is never compared with this one's.
  */
 import { clone } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Gpu, type Node, NodeSchema, NodeState } from "@ragtune/contracts/trainer";
 import { notFound } from "@ragtune/runtime";
 import { RecordCache } from "../store/record-cache.js";
-import type { RecordStore } from "../store/record-store.js";
-import { msOf } from "./job-queue.js";
+import { type RecordStore, RevisionConflictError } from "../store/record-store.js";
 
 /** Heartbeat periods a node may miss before it is lost. */
 const MISSED_HEARTBEATS = 3;
@@ -24,8 +25,17 @@ export class NodeRegistry {
   constructor(
     private readonly store: RecordStore<Node>,
     readonly heartbeatIntervalMs: number,
+    private readonly now: () => number = Date.now,
   ) {
-    this.records = new RecordCache(store, (node) => node.nodeId);
+    this.records = new RecordCache(
+      store,
+      (node) => node.nodeId,
+      (node) => this.seen(node.nodeId, this.now()),
+    );
+  }
+
+  private seen(nodeId: string, atMs: number) {
+    this.lastSeenMs.set(nodeId, Math.max(atMs, this.lastSeenMs.get(nodeId) ?? 0));
   }
 
   /** Nodes get a full grace period from now, however old their last stored heartbeat. */
@@ -65,7 +75,7 @@ export class NodeRegistry {
     const node = clone(NodeSchema, offered);
     node.state = NodeState.READY;
     node.lastHeartbeatTime = timestampFromMs(nowMs);
-    this.lastSeenMs.set(node.nodeId, nowMs);
+    this.seen(node.nodeId, nowMs);
     return node;
   }
 
@@ -76,7 +86,7 @@ export class NodeRegistry {
   heartbeat(nodeId: string, gpus: readonly Gpu[], nowMs: number): { node: Node; wasLost: boolean } {
     const record = this.records.get(nodeId);
     if (!record) throw notFound("node", nodeId);
-    this.lastSeenMs.set(nodeId, nowMs);
+    this.seen(nodeId, nowMs);
     const node = clone(NodeSchema, record.value);
     const wasLost = node.state === NodeState.LOST;
     node.state = NodeState.READY;
@@ -91,15 +101,29 @@ export class NodeRegistry {
   /** True when the node is not lost yet but has been silent for longer than it may be. */
   isSilent(node: Node, nowMs: number): boolean {
     if (node.state === NodeState.LOST) return false;
-    const last = Math.max(msOf(node.lastHeartbeatTime), this.startedAtMs, this.lastSeenMs.get(node.nodeId) ?? 0);
+    const last = Math.max(this.startedAtMs, this.lastSeenMs.get(node.nodeId) ?? 0);
     return nowMs - last > MISSED_HEARTBEATS * this.heartbeatIntervalMs;
   }
 
-  /** Stores the node as LOST. */
-  markLost(node: Node): Promise<Node> {
-    const lost = clone(NodeSchema, node);
+  /**
+   * Stores the node as LOST, unless its record changed since this replica read it (a heartbeat stored through
+   * another replica): then undefined, and the node stays.
+   */
+  async markLost(node: Node): Promise<Node | undefined> {
+    const record = this.records.get(node.nodeId);
+    const lost = clone(NodeSchema, record?.value ?? node);
     lost.state = NodeState.LOST;
-    return this.save(lost);
+    try {
+      const revision = record
+        ? await this.store.update(node.nodeId, lost, record.revision)
+        : await this.store.put(node.nodeId, lost);
+      this.records.apply({ value: lost, revision });
+      return lost;
+    } catch (error) {
+      if (!(error instanceof RevisionConflictError)) throw error;
+      await this.records.reload(node.nodeId);
+      return undefined;
+    }
   }
 
   gpu(nodeId: string, gpuIndex: number | undefined): Gpu | undefined {

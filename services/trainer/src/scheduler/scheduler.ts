@@ -91,7 +91,7 @@ export class TrainerScheduler {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.events = options.events;
     this.jobs = new JobQueue(options.stores.jobs, () => void this.requestSchedule());
-    this.nodes = new NodeRegistry(options.stores.nodes, this.heartbeatIntervalMs);
+    this.nodes = new NodeRegistry(options.stores.nodes, this.heartbeatIntervalMs, this.now);
     this.adapters = new AdapterRegistry(options.stores.adapters);
     this.placement = new PlacementLoop({
       jobs: this.jobs,
@@ -258,6 +258,7 @@ export class TrainerScheduler {
       if (!this.nodes.isSilent(value, this.now())) continue;
       // Lost first, so the requeued jobs are not placed straight back on it.
       const node = await this.nodes.markLost(value);
+      if (!node) continue; // it heartbeated through another replica meanwhile
       const requeued: string[] = [];
       for (const job of this.jobs.activeOn(node.nodeId)) {
         await this.failJob(job.jobId, FailureClass.NODE_LOST, `node ${node.nodeId} stopped heartbeating`);
