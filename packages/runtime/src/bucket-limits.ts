@@ -18,7 +18,19 @@ export interface BucketLimitDefaults {
   objectStoreMaxBytes: number;
 }
 
-const defaults: BucketLimitDefaults = { kvMaxBytes: 256 * MiB, objectStoreMaxBytes: 4096 * MiB };
+/*
+ * JetStream reserves each stream's max_bytes against the server's max_file_store (a stream that does not fit is
+ * refused: "insufficient storage resources available"), so the defaults add up to about 5 GiB for the whole suite:
+ * 8 KV buckets (the judge's cache asks for 1 GiB), 3 object stores and the events stream.
+ */
+export const DEFAULT_KV_MAX_BYTES = 128 * MiB;
+export const DEFAULT_OBJECT_STORE_MAX_BYTES = 1024 * MiB;
+export const DEFAULT_EVENTS_MAX_BYTES = 256 * MiB;
+
+const defaults: BucketLimitDefaults = {
+  kvMaxBytes: DEFAULT_KV_MAX_BYTES,
+  objectStoreMaxBytes: DEFAULT_OBJECT_STORE_MAX_BYTES,
+};
 
 /** Sets the byte limits of buckets that do not name their own (process-wide; from settings at start-up). */
 export function setBucketLimitDefaults(limits: Partial<BucketLimitDefaults>): void {

@@ -3,6 +3,8 @@
  * A flag `--retriever-addr=host:port` (or `--retriever-addr host:port`) overrides env RETRIEVER_ADDR.
  */
 
+import { DEFAULT_EVENTS_MAX_BYTES, DEFAULT_KV_MAX_BYTES, DEFAULT_OBJECT_STORE_MAX_BYTES } from "./bucket-limits.js";
+
 export class ConfigError extends Error {
   constructor(
     readonly setting: string,
@@ -184,21 +186,21 @@ export function natsSettings() {
     kvMaxBytes: numberSetting({
       env: "RAGTUNE_KV_MAX_BYTES",
       description: "byte limit of each JetStream KV bucket that sets none of its own",
-      default: 256 * 1024 * 1024,
+      default: DEFAULT_KV_MAX_BYTES,
       min: 1024 * 1024,
       integer: true,
     }),
     objectStoreMaxBytes: numberSetting({
       env: "RAGTUNE_OBJECT_STORE_MAX_BYTES",
       description: "byte limit of each JetStream object store (adapters, manifests, answers)",
-      default: 4 * 1024 * 1024 * 1024,
+      default: DEFAULT_OBJECT_STORE_MAX_BYTES,
       min: 1024 * 1024,
       integer: true,
     }),
     eventsMaxBytes: numberSetting({
       env: "RAGTUNE_EVENTS_MAX_BYTES",
       description: "byte limit of the events stream (oldest events dropped first; 7 days at most)",
-      default: 1024 * 1024 * 1024,
+      default: DEFAULT_EVENTS_MAX_BYTES,
       min: 1024 * 1024,
       integer: true,
     }),

@@ -32,13 +32,13 @@ import { EventMetaSchema } from "@ragtune/contracts/events";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { DEFAULT_EVENTS_MAX_BYTES } from "./bucket-limits.js";
 import type { Logger } from "./logger.js";
 import { describeNatsAuth, type NatsAuthOptions, natsConnectOptions } from "./nats-auth.js";
 import { extractTraceContext, injectTraceContext } from "./telemetry.js";
 
 export const EVENTS_STREAM = "RAGTUNE_EVENTS";
 export const EVENTS_SUBJECTS = ["ragtune.*.*.*"];
-export const DEFAULT_EVENTS_MAX_BYTES = 1024 * 1024 * 1024;
 
 export interface NatsOptions {
   /** Comma-separated server URLs. */
@@ -47,7 +47,7 @@ export interface NatsOptions {
   name: string;
   /** First-connect timeout, ms; default 3000. A process that cannot reach NATS at start fails fast. */
   connectTimeoutMs?: number;
-  /** Byte limit of the events stream; default 1 GiB. Events older than 7 days are dropped either way. */
+  /** Byte limit of the events stream; default 256 MiB. Events older than 7 days are dropped either way. */
   eventsMaxBytes?: number;
   /** Credentials and TLS; default none (a server without auth, e.g. the local one in tests). */
   auth?: NatsAuthOptions;

@@ -33,9 +33,9 @@ describe("JetStream bucket limits", () => {
   const config = async (stream: string) => (await nats.jsm.streams.info(stream)).config;
 
   it("creates KV buckets with the default byte limit, or their own and a TTL", async () => {
-    assert.equal(bucketLimitDefaults().kvMaxBytes, 256 * MiB);
+    assert.equal(bucketLimitDefaults().kvMaxBytes, 128 * MiB);
     await openKv(nats.kvm, "limits_default", { history: 1 });
-    assert.equal((await config("KV_limits_default")).max_bytes, 256 * MiB);
+    assert.equal((await config("KV_limits_default")).max_bytes, 128 * MiB);
     await openKv(nats.kvm, "limits_own", { history: 1, maxBytes: 2 * MiB, ttlMs: 60_000 });
     const own = await config("KV_limits_own");
     assert.equal(own.max_bytes, 2 * MiB);
@@ -84,9 +84,9 @@ describe("JetStream bucket limits", () => {
     assert.equal((await other.get("k"))?.value.length, value.length);
   });
 
-  it("bounds object stores (default 4 GiB) and the events stream", async () => {
+  it("bounds object stores (default 1 GiB) and the events stream", async () => {
     await openObjectStore(nats.objm, "limits_objects");
-    assert.equal((await config("OBJ_limits_objects")).max_bytes, 4096 * MiB);
+    assert.equal((await config("OBJ_limits_objects")).max_bytes, 1024 * MiB);
     const events = await config(EVENTS_STREAM);
     assert.equal(events.max_bytes, 32 * MiB);
     // A later start with another limit updates the existing stream.

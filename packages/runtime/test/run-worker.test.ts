@@ -60,9 +60,9 @@ describe("runWorker", () => {
     assert.deepEqual(configuration?.config, {
       NATS_URL: nats.url,
       RAGTUNE_CALL_TIMEOUT_MS: 600_000,
-      RAGTUNE_EVENTS_MAX_BYTES: 1024 ** 3,
-      RAGTUNE_KV_MAX_BYTES: 256 * 1024 ** 2,
-      RAGTUNE_OBJECT_STORE_MAX_BYTES: 4 * 1024 ** 3,
+      RAGTUNE_EVENTS_MAX_BYTES: 256 * 1024 ** 2,
+      RAGTUNE_KV_MAX_BYTES: 128 * 1024 ** 2,
+      RAGTUNE_OBJECT_STORE_MAX_BYTES: 1024 ** 3,
       RAGTUNE_LOG_LEVEL: "info",
       WORKER_COUNT: 3,
     });

@@ -33,7 +33,8 @@ async function createStores(ctx: JudgeBuildContext) {
   const { config } = ctx;
   if (config.cache === "nats") {
     // One bucket, two key spaces; history 1 since a key's value never changes (content-addressed).
-    const kv = await openKv(ctx.nats.kvm, config.kvBucket, { history: 1 });
+    // Many more entries than other buckets (a score per item, model and repeat): a limit of its own.
+    const kv = await openKv(ctx.nats.kvm, config.kvBucket, { history: 1, maxBytes: 1024 * 1024 * 1024 });
     return {
       steps: createNatsKvStore<FrozenSteps>(kv, "steps."),
       scores: createNatsKvStore<RepeatRecord>(kv, "score."),
