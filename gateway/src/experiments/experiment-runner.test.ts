@@ -54,6 +54,9 @@ interface Doubles {
   holdJudge?: (firstAnswer: string) => Promise<void>;
   /** Refuses generation for an adapter, as a backend refuses a model it does not have. */
   refuseAdapter?: string;
+  /** Generate calls in flight now and at most. */
+  generating: number;
+  peakGenerating: number;
 }
 
 /** Waits for a condition the run reaches on its own; a runner that serialises never does, and fails here. */
@@ -66,7 +69,15 @@ async function until(what: string, condition: () => boolean, ms = 10_000) {
 }
 
 function doubles(): Doubles {
-  return { generated: [], submitted: [], judgeCalls: 0, log: [], unavailable: new Map() };
+  return {
+    generated: [],
+    submitted: [],
+    judgeCalls: 0,
+    log: [],
+    unavailable: new Map(),
+    generating: 0,
+    peakGenerating: 0,
+  };
 }
 
 function failIfAsked(d: Doubles, method: string) {
@@ -112,6 +123,9 @@ function backends(d: Doubles) {
         }
         d.generated.push(req);
         d.log.push(`generate ${req.model?.adapter || "base"}`);
+        d.peakGenerating = Math.max(d.peakGenerating, ++d.generating);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        d.generating--;
         return { answer: `${req.question.slice(0, 20)} ${req.model?.adapter ?? ""}`, latencySeconds: 0.01 };
       },
     });
@@ -243,6 +257,27 @@ describe("experiment runner", () => {
     assert.equal(stages.judge, "60/60");
     assert.match(stages.retrieve, /^(\d+)\/\1$/);
     assert.ok(Number(stages.retrieve.split("/")[0]) >= 60);
+  });
+
+  it("keeps the spec's calls in flight per backend, and raises them in adaptive mode while the backend keeps up", async () => {
+    const peak = async (adaptiveConcurrency: boolean) => {
+      const d = doubles();
+      const store = createMemoryExperimentStore();
+      const spec = baseSpec({
+        finetuneSizes: [0],
+        evalSize: 200,
+        backendConcurrency: [{ backend: "test", generate: 2 }],
+        adaptiveConcurrency,
+      });
+      await created(store, "limits", spec);
+      const { instance } = runner(d, store);
+      await instance.start("limits");
+      const end = await finished(store, "limits");
+      assert.equal(end.state, ExperimentState.SUCCEEDED, end.error);
+      return d.peakGenerating;
+    };
+    assert.equal(await peak(false), 2);
+    assert.ok((await peak(true)) > 4, "a backend answering in 2 ms at any load gets more calls at once");
   });
 
   it("runs fine-tunes in parallel, and evaluates the base cell while they train", async () => {
