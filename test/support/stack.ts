@@ -12,7 +12,10 @@ export interface TestStack extends LocalStack {
   logs: string[];
 }
 
-export async function startTestStack(env: NodeJS.ProcessEnv = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: NodeJS.ProcessEnv = {},
+  options: { startTimeoutMs?: number } = {},
+): Promise<TestStack> {
   const nats: LocalNats = await startTestNats();
   const dataDir = mkdtempSync(join(tmpdir(), "ragtune-e2e-"));
   const logs: string[] = [];
@@ -23,6 +26,7 @@ export async function startTestStack(env: NodeJS.ProcessEnv = {}): Promise<TestS
       env: { ...process.env, GATEWAY_DATA_ROOTS: dataDir, ...env, NATS_URL: nats.url, RAGTUNE_DATA_DIR: dataDir },
       dataDir,
       anyPort: true,
+      startTimeoutMs: options.startTimeoutMs,
       onLog: (service, line) => logs.push(`[${service}] ${line}`),
     });
   } catch (error) {
