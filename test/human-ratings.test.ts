@@ -115,6 +115,40 @@ describe("ragtune results and report --human-ratings", () => {
     assert.ok(Math.abs(Number(abs) - meanAbs) < 1e-9, csv[1]);
   });
 
+  it("run SPEC --human-ratings prints the agreement after the results and writes it beside the report", async () => {
+    // The same data, spec and seed as the run above: the same cells and items, so the same ratings apply.
+    const spec = join(stack!.dataDir, "human.yaml");
+    writeFileSync(
+      spec,
+      [
+        "name: human",
+        "datasets: [{format: bioasq, paths: [bioasq]}]",
+        "base_models: [{base_model: extractive-reader, backend: extractive}]",
+        "finetune_sizes: [0]",
+        "eval_size: 20",
+        "seed: 3",
+        "judge: {mode: SCORING_MODE_REFERENCE, repeats: 3}",
+        "",
+      ].join("\n"),
+    );
+    const file = join(stack!.dataDir, "ratings-run.jsonl");
+    writeFileSync(
+      file,
+      records
+        .map((r) => {
+          const judge = r.scores.find((s) => s.criterion === "completeness")!.spread!.mean;
+          return JSON.stringify({ cellKey: r.cellKey, itemId: r.itemId, criterion: "completeness", score: 6 - judge });
+        })
+        .join("\n"),
+    );
+    const out = join(stack!.dataDir, "run-report");
+    const res = await cli(["run", spec, "--id", "human-run", "--out", out, "--human-ratings", file], env);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /^completeness\s+all\s+20\s+-1\.00\s+-1\.00\s/m);
+    assert.match(res.stdout, new RegExp(`agreement with human ratings: ${join(out, "human-agreement.csv")}`));
+    assert.ok(existsSync(join(out, "report.html")) && existsSync(join(out, "human-agreement.csv")));
+  });
+
   it("refuses a bad ratings file naming its line and field, before asking the gateway", async () => {
     const file = join(stack!.dataDir, "bad.csv");
     writeFileSync(file, "cell_key,item_id,criterion,score\nc,i,accuracy,4\nc,j,accuracy,9\n");
@@ -127,6 +161,13 @@ describe("ragtune results and report --human-ratings", () => {
       res.stderr.trim(),
       `ragtune results: --human-ratings ${file}:3: score: must be a number in 1..5, got "9"`,
     );
-    assert.equal(existsSync(join(stack!.dataDir, "report2")), false);
+    const run = await cli(["run", "--human-ratings", file, "--id", "human-bad"], env);
+    assert.equal(run.code, 2);
+    assert.match(
+      run.stderr,
+      /^ragtune run: --human-ratings .*bad\.csv:3: score: must be a number in 1\.\.5, got "9"\nnothing was started\.$/m,
+    );
+    const status = await cli(["status", "human-bad"], env);
+    assert.match(status.stderr, /NOT_FOUND/);
   });
 });

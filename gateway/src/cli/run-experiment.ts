@@ -14,6 +14,7 @@ import { ConnectError, Code } from "@connectrpc/connect";
 import { type ExperimentSpecSchema, ExperimentState } from "@ragtune/contracts/gateway";
 import { ScoringMode } from "@ragtune/contracts/judge";
 import { writeReport } from "../reports/write-report.js";
+import { readRatingsOption, showAgreement } from "./human-ratings-option.js";
 import {
   DATASET_FOLDERS,
   DEMO_DATASETS,
@@ -57,6 +58,8 @@ export const runUsage = `usage: ragtune run [SPEC] [options]
   --id ID            experiment id; an existing id resumes that run (default: <spec name or run>-<timestamp>)
   --out DIR          where the report goes (default: .ragtune/reports/<id>)
   --every S          without a terminal: a progress line at least every S seconds (default: 30)
+  --human-ratings F  human ratings of the run's answers (JSONL/CSV: cell_key, item_id, criterion, score, rater; see
+                     \`ragtune results --help\`): the judge's agreement with them is printed and written to the report
   --shape-only       with a SPEC: do not look at the dataset files (they are on the gateway's machine; give
                      absolute paths)
 The run goes to the gateway at GATEWAY_URL, else to one answering at the default address (\`npm start\`), else
@@ -174,6 +177,7 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
       id: { type: "string" },
       out: { type: "string" },
       every: { type: "string" },
+      "human-ratings": { type: "string" },
       "shape-only": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -192,6 +196,11 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
   const every = everyOption("run", values.every);
   if (every.error) {
     console.error(every.error);
+    return 2;
+  }
+  const ratings = await readRatingsOption(values["human-ratings"]);
+  if (typeof ratings === "string") {
+    console.error(`ragtune run: ${ratings}\nnothing was started.`);
     return 2;
   }
   const stateDir = resolve(process.env.RAGTUNE_DATA_DIR || ".ragtune");
@@ -260,6 +269,11 @@ export async function runExperimentCommand(argv: string[]): Promise<number> {
     console.log(`\n${data.join("\n")}`);
     console.log(`\nreport: ${files.find((f) => f.endsWith(".html"))}`);
     console.log(`tables and answers: ${files.filter((f) => !f.endsWith(".html")).join(", ")}`);
+    if (ratings) {
+      const answers = gateway.exportAnswers({ experimentId });
+      const path = await showAgreement({ option: ratings, answers, out: process.stdout, dir: outDir });
+      console.log(`agreement with human ratings: ${path}`);
+    }
     return final.state === ExperimentState.SUCCEEDED ? 0 : 1;
   } catch (error) {
     const e = ConnectError.from(error);
