@@ -3,7 +3,7 @@
  * without a seeded schedule that SIGKILLs and restarts processes while it runs, and the measures the fault suite
  * compares: the result rows, cells lost, and LLM requests beyond what an uninterrupted run sends.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { type Experiment, ExperimentService, ExperimentState, type ResultRow } from "@ragtune/contracts/gateway";
@@ -13,9 +13,9 @@ import {
   createPlantedEffect,
   type FakeOpenAiServer,
   type PlantedEffect,
-  type PlantedItem,
   startFakeOpenAiServer,
 } from "@ragtune/testing";
+import { plantedItems } from "../support/planted-stack.js";
 import { writeSyntheticBioAsq } from "../support/synthetic-bioasq.js";
 import { FAULT_TARGETS, type FaultStack, type FaultTarget, startFaultStack } from "./fault-stack.js";
 
@@ -71,17 +71,6 @@ export function killSchedule(
     plan.push({ target, delayMs: 500 + Math.floor(random() * 2000), downMs: 200 + Math.floor(random() * 800) });
   }
   return plan;
-}
-
-function plantedItems(path: string): PlantedItem[] {
-  const { questions } = JSON.parse(readFileSync(path, "utf8")) as {
-    questions: Array<{ body: string; exact_answer: string[][] }>;
-  };
-  const answers = [...new Set(questions.map((q) => q.exact_answer[0][0]))];
-  return questions.map((q) => {
-    const answer = q.exact_answer[0][0];
-    return { question: q.body, answer, wrongAnswer: answers[(answers.indexOf(answer) + 1) % answers.length] };
-  });
 }
 
 /** Requests that make the model work (not polls or listings), keyed by everything that decides the answer. */

@@ -38,7 +38,7 @@ export interface PlantedStack {
 }
 
 /** Right and wrong answers of each question of the file the synthetic writer made (a wrong one is another's). */
-function plantedItems(path: string): PlantedItem[] {
+export function plantedItems(path: string): PlantedItem[] {
   const { questions } = JSON.parse(readFileSync(path, "utf8")) as {
     questions: Array<{ body: string; exact_answer: string[][] }>;
   };
