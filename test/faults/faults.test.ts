@@ -29,7 +29,10 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
 
   it("the disturbed run finishes with identical rows, no cell lost, no repeated LLM request", {
     timeout: 540_000,
-    todo: "issue 13 items 6, 7, 10 (gateway transient retries, crash-loop handling, hosted fine-tune reuse) are being built",
+    // Seen at 17:45 UTC with item 7's retries in the tree: the generator, killed at 6 s, took 45 s to listen again
+    // on 2 loaded cores; the gateway gave up on Generate after 8 attempts (about 11 s of jittered backoff) and the
+    // run ended FAILED "[unavailable] ... ECONNREFUSED". Items 6 and 10 are pending too.
+    todo: "issue 13 item 7: the gateway's retries of UNAVAILABLE end before a killed service is back (run ends FAILED)",
   }, async () => {
     assert.ok(clean, "the undisturbed run ran first");
     const faulted = await runFaultExperiment({ seed: SEED, kills: KILLS, deadlineMs: 300_000 });
