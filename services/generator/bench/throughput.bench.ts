@@ -3,6 +3,7 @@
  * concurrency 32 (the backend's limit): ideal throughput is 32 / latency; the service should reach >= 0.95 of it.
  */
 import { spawn } from "node:child_process";
+import * as os from "node:os";
 import { createInterface } from "node:readline";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { GeneratorService } from "@ragtune/contracts/generator";
@@ -16,10 +17,20 @@ const CONCURRENCY = 32;
 /** Starts a bench helper process and reads the JSON line it prints once it listens. */
 async function startProcess(script: string, args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit"],
   });
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
-  return { info: JSON.parse(line) as Record<string, string>, stop: () => child.kill("SIGTERM") };
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse(String((await lines.next()).value)) as Record<string, string>;
+  const info = await next();
+  return {
+    info,
+    /** The process's CPU time so far, ms (generator-process.ts answers it). */
+    async cpuMs() {
+      child.stdin!.write("cpu\n");
+      return Number((await next()).cpuMicros) / 1000;
+    },
+    stop: () => child.kill("SIGTERM"),
+  };
 }
 
 const contexts = Array.from({ length: 5 }, (_, i) => ({
@@ -32,6 +43,7 @@ type Generate = (i: number) => Promise<unknown>;
 async function drive(generate: Generate, requests: number, concurrency: number) {
   let next = 0;
   const latencies: number[] = [];
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -44,9 +56,12 @@ async function drive(generate: Generate, requests: number, concurrency: number) 
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   return {
     throughput: requests / seconds,
+    /** CPU of this (the calling) process per request, ms: what the HTTP path costs here, load aside. */
+    cpuMs: (used.user + used.system) / 1000 / requests,
     meanMs: latencies.reduce((s, x) => s + x, 0) / latencies.length,
     p50Ms: latencies[Math.floor(latencies.length * 0.5)],
     p99Ms: latencies[Math.floor(latencies.length * 0.99)],
@@ -74,6 +89,18 @@ async function measure(latencyMs: number, requests: number) {
     await drive(ask, warm, CONCURRENCY);
     const clientOnly = await drive(ask, requests, CONCURRENCY);
 
+    // The same request on global fetch (undici), the client's transport before it moved to node:http: the before.
+    const fetchAsk = async (i: number) => {
+      const response = await fetch(`${baseUrl}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: `q ${i}` }], max_tokens: 16 }),
+      });
+      return JSON.parse(await response.text());
+    };
+    await drive(fetchAsk, warm, CONCURRENCY);
+    const fetchOnly = await drive(fetchAsk, requests, CONCURRENCY);
+
     const impl = new GeneratorServiceImpl({
       defaultBackend: "openai",
       backends: [createOpenAiBackend({ client: createOpenAiClient({ baseUrl, maxConcurrency: CONCURRENCY }) })],
@@ -87,19 +114,28 @@ async function measure(latencyMs: number, requests: number) {
 
     const grpc = createServiceClient(GeneratorService, generator.info.url);
     await drive((i) => grpc.generate(request(i)), warm, CONCURRENCY);
+    const cpuBefore = await generator.cpuMs();
     const serviceGrpc = await drive((i) => grpc.generate(request(i)), requests, CONCURRENCY);
+    const generatorCpuMs = ((await generator.cpuMs()) - cpuBefore) / requests;
 
     const row = (name: string, r: Awaited<ReturnType<typeof drive>>) =>
-      `  ${name.padEnd(44)} ${r.throughput.toFixed(1).padStart(7)} /s  ratio ${(r.throughput / ideal).toFixed(3)}  mean ${r.meanMs.toFixed(1)} ms  p99 ${r.p99Ms.toFixed(1)} ms  overhead ${(r.meanMs - latencyMs).toFixed(2)} ms/request`;
+      `  ${name.padEnd(44)} ${r.throughput.toFixed(1).padStart(7)} /s  ratio ${(r.throughput / ideal).toFixed(3)}  mean ${r.meanMs.toFixed(1)} ms  p99 ${r.p99Ms.toFixed(1)} ms  overhead ${(r.meanMs - latencyMs).toFixed(2)} ms/request  caller CPU ${r.cpuMs.toFixed(3)} ms/request`;
     console.log(
       `backend latency ${latencyMs} ms, concurrency ${CONCURRENCY}, ${requests} requests: ideal ${ideal.toFixed(1)} answers/s`,
     );
-    console.log(row("OpenAI client alone (HTTP)", clientOnly));
+    console.log(row("bare fetch (client transport before)", fetchOnly));
+    console.log(row("OpenAI client alone (HTTP, node:http)", clientOnly));
     console.log(row("service, in-memory transport", serviceInMemory));
-    console.log(row("service process over gRPC (HTTP/2 socket)", serviceGrpc));
+    console.log(
+      `${row("service process over gRPC (HTTP/2 socket)", serviceGrpc)}  generator process CPU ${generatorCpuMs.toFixed(3)} ms/request`,
+    );
     const ratio = serviceGrpc.throughput / ideal;
     console.log(
       `  achieved/ideal over gRPC: ${ratio.toFixed(3)} (target >= 0.95: ${ratio >= 0.95 ? "met" : "NOT met"})`,
+    );
+    const at = `${latencyMs}ms`;
+    console.log(
+      `BENCH generator achieved_ideal_grpc_${at}=${ratio.toFixed(3)} client_alone_${at}=${(clientOnly.throughput / ideal).toFixed(3)} fetch_alone_${at}=${(fetchOnly.throughput / ideal).toFixed(3)} client_cpu_ms=${clientOnly.cpuMs.toFixed(3)} fetch_cpu_ms=${fetchOnly.cpuMs.toFixed(3)} generator_cpu_ms=${generatorCpuMs.toFixed(3)} load_average=${os.loadavg()[0].toFixed(1)}`,
     );
   } finally {
     generator.stop();
@@ -108,7 +144,7 @@ async function measure(latencyMs: number, requests: number) {
 }
 
 console.log(
-  `machine: ${(await import("node:os")).availableParallelism()} CPUs; fake backend, generator and load driver are three processes`,
+  `machine: ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)} at start; fake backend, generator and load driver are three processes`,
 );
 await measure(1000, 320);
 await measure(200, 1000);
