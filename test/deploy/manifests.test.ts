@@ -53,6 +53,13 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   });
 }
 
+/** A NATS client set up for the deployment's NATS: TLS with a CA and a client certificate, user and password. */
+function assertNatsClientSettings(name: string, get: (key: string) => string | undefined) {
+  for (const key of ["NATS_USER", "NATS_PASSWORD", "NATS_TLS_CA_FILE", "NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE"]) {
+    assert.ok(get(key), `${name}: ${key}`);
+  }
+}
+
 const unknownNames = (process: ProcessName, names: Iterable<string>) =>
   [...names].filter((n) => !readEnv[process].has(n));
 
@@ -331,6 +338,9 @@ describe("deploy/compose.yaml", () => {
     const nats = services.nats;
     assert.match(nats.image, /^nats:/);
     assert.ok(nats.command.includes("--jetstream"), "nats runs with JetStream");
+    // TLS with client certificates and a password (deploy/nats/nats.conf; test/deploy/nats-auth.test.ts runs it).
+    const conf = nats.command[nats.command.indexOf("--config") + 1];
+    assert.ok(nats.volumes.includes(`./nats/nats.conf:${conf}:ro`), "nats reads deploy/nats/nats.conf");
     const storeDir = nats.command[nats.command.indexOf("--store_dir") + 1];
     assert.ok(
       nats.volumes.some((v: string) => v.endsWith(`:${storeDir}`)),
@@ -345,7 +355,12 @@ describe("deploy/compose.yaml", () => {
     for (const { name, service, process } of ragtune) {
       if (process === "ragtune" || !readEnv[process].has("NATS_URL")) continue;
       const url = splitUrl(service.environment?.NATS_URL ?? "");
-      assert.equal(`${url.protocol}//${url.host}:${url.port}`, "nats://nats:4222", `${name}: NATS_URL`);
+      assert.equal(`${url.protocol}//${url.host}:${url.port}`, "tls://nats:4222", `${name}: NATS_URL`);
+      assertNatsClientSettings(name, (key) => service.environment?.[key]);
+      for (const file of ["NATS_TLS_CA_FILE", "NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE"]) {
+        const secret = /^\/run\/secrets\/(.+)$/.exec(service.environment[file])?.[1];
+        assert.ok(secret && service.secrets?.includes(secret), `${name}: ${file} is a secret the service mounts`);
+      }
       assert.ok(dependsOnNats(name), `${name} starts after nats`);
     }
     for (const [name, service] of Object.entries(services)) {
@@ -588,11 +603,25 @@ describe("deploy/k8s", () => {
         assert.ok(natsService.spec.ports.some((p: any) => p.port === 4222));
         const config = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "nats-config")!;
         assert.match(config.data["nats.conf"], /jetstream\s*\{[^}]*store_dir:\s*\/data/);
+        // Clients need TLS with a certificate from the deployment's CA, and the ragtune user's password.
+        assert.match(config.data["nats.conf"], /tls\s*\{[^}]*ca_file:[^}]*verify:\s*true/);
+        assert.match(config.data["nats.conf"], /authorization\s*\{[^}]*password:\s*\$NATS_PASSWORD/);
         assert.ok(statefulSet.spec.volumeClaimTemplates.some((t: any) => t.metadata.name === "data"));
         for (const w of all) {
           if (!readEnv[w.process].has("NATS_URL") || w.process === "ragtune") continue;
           const url = splitUrl(w.env.get("NATS_URL") ?? "");
-          assert.equal(`${url.protocol}//${url.host}:${url.port}`, "nats://nats:4222", `${w.object.metadata.name}`);
+          assert.equal(`${url.protocol}//${url.host}:${url.port}`, "tls://nats:4222", `${w.object.metadata.name}`);
+          assertNatsClientSettings(w.object.metadata.name, (key) =>
+            w.env.has(key) ? (w.env.get(key) ?? "(from a Secret)") : undefined,
+          );
+          const mounts = (w.container.volumeMounts ?? []).map((m: any) => m.mountPath as string);
+          for (const file of ["NATS_TLS_CA_FILE", "NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE"]) {
+            const path = w.env.get(file) ?? "";
+            assert.ok(
+              mounts.some((m: string) => path.startsWith(`${m}/`)),
+              `${w.object.metadata.name}: ${file} is on a mount`,
+            );
+          }
         }
       });
 
