@@ -24,7 +24,7 @@ export const datasetsUsage = `usage:
   ragtune datasets split <dataset> <PATH> --out MANIFEST [--seed N] [--sizes 200,500,1000] [--eval-size N]
       load PATH, split it (nested fine-tuning pools, held-out evaluation set) and write the manifest
   ragtune datasets verify <MANIFEST>
-      recompute every hash and prove that no evaluation question is in a fine-tuning pool
+      recompute every hash and prove that no evaluation question, paper or near-duplicate is in a fine-tuning pool
 `;
 
 function datasetName(value: string | undefined): DatasetName {
@@ -88,7 +88,7 @@ export async function datasetsCommand(
     case "verify": {
       if (!rest[0]) throw new Error("verify needs a MANIFEST");
       const manifest = await readManifest(rest[0]);
-      console.log(`${rest[0]}: verified (${Object.keys(manifest.pools).join(", ")}); no evaluation item in any pool`);
+      console.log(`${rest[0]}: verified (${Object.keys(manifest.pools).join(", ")}); no evaluation item, paper or near-duplicate question in any pool`);
       return 0;
     }
     default:
