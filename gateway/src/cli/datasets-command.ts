@@ -88,7 +88,9 @@ export async function datasetsCommand(
     case "verify": {
       if (!rest[0]) throw new Error("verify needs a MANIFEST");
       const manifest = await readManifest(rest[0]);
-      console.log(`${rest[0]}: verified (${Object.keys(manifest.pools).join(", ")}); no evaluation item, paper or near-duplicate question in any pool`);
+      console.log(
+        `${rest[0]}: verified (${Object.keys(manifest.pools).join(", ")}); no evaluation item, paper or near-duplicate question in any pool`,
+      );
       return 0;
     }
     default:
