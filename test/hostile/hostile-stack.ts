@@ -145,12 +145,16 @@ export async function startHostileStack(): Promise<HostileStack> {
   const adapterDir = mkdtempSync(join(tmpdir(), "ragtune-hostile-adapters-"));
   let stack: TestStack;
   try {
-    stack = await startTestStack({
-      GENERATOR_OPENAI_ADAPTER_DIR: adapterDir,
-      JUDGE_OPENAI_BASE_URL: model.baseUrl,
-      JUDGE_MODEL: SEED.judgeModel,
-      GENERATOR_OPENAI_BASE_URL: model.baseUrl,
-    });
+    stack = await startTestStack(
+      {
+        GENERATOR_OPENAI_ADAPTER_DIR: adapterDir,
+        JUDGE_OPENAI_BASE_URL: model.baseUrl,
+        JUDGE_MODEL: SEED.judgeModel,
+        GENERATOR_OPENAI_BASE_URL: model.baseUrl,
+      },
+      // tsx compiles each service from source at start: on 2 busy cores that can take well over a minute.
+      { startTimeoutMs: 150_000 },
+    );
   } catch (error) {
     await model.close();
     rmSync(adapterDir, { recursive: true, force: true });
