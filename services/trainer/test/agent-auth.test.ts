@@ -11,7 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { TrainerService } from "@ragtune/contracts/trainer";
-import { createServiceClient, deriveNodeToken, type LocalNats, startTestNats } from "@ragtune/runtime";
+import { ConfigError, createServiceClient, deriveNodeToken, type LocalNats, startTestNats } from "@ragtune/runtime";
+import { agentCredential } from "../src/agent/agent-credential.js";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TOKEN = "trainer-test-token";
@@ -179,5 +180,31 @@ describe("trainer auth: fail-closed serving and node agent credentials", () => {
         /bearer token/,
       );
     });
+  });
+});
+
+describe("the agent's credential from its settings", () => {
+  it("takes its node id from RAGTUNE_AGENT_TOKEN, and refuses a token for another AGENT_NODE_ID", () => {
+    const token = deriveNodeToken(TOKEN, "node-x");
+    assert.deepEqual(agentCredential({ agentToken: token }), {
+      nodeId: "node-x",
+      token,
+      derivedFromSharedToken: false,
+    });
+    assert.throws(
+      () => agentCredential({ agentToken: token, nodeId: "node-y" }),
+      (error: Error) => error instanceof ConfigError && /AGENT_NODE_ID.*node-x/.test(error.message),
+    );
+    assert.throws(
+      () => agentCredential({ agentToken: TOKEN }),
+      (error: Error) => error instanceof ConfigError && /RAGTUNE_AGENT_TOKEN/.test(error.message),
+    );
+  });
+
+  it("derives its node's credential from the shared token when that is all it has (warned at start)", () => {
+    const credential = agentCredential({ authToken: TOKEN, nodeId: "node-z" });
+    assert.equal(credential.token, deriveNodeToken(TOKEN, "node-z"));
+    assert.equal(credential.derivedFromSharedToken, true);
+    assert.equal(agentCredential({ nodeId: "node-z" }).token, undefined);
   });
 });
