@@ -32,23 +32,24 @@ const judgeImpl = {
 
 const oversized = (bytes: number) => ({ item: { question: "x".repeat(bytes) } });
 
+/** The judge above on a loopback port, with the server options given. */
+async function listeningJudge(options: { maxRequestBytes?: number } = {}): Promise<ServiceServer> {
+  const server = createServiceServer({
+    name: "judge",
+    services: [{ service: JudgeService, impl: judgeImpl }],
+    tracing: false,
+    ...options,
+  });
+  await server.listen("127.0.0.1:0");
+  return server;
+}
+
 describe("request size limit", () => {
   let server: ServiceServer;
   let small: ServiceServer;
   before(async () => {
-    server = createServiceServer({
-      name: "judge",
-      services: [{ service: JudgeService, impl: judgeImpl }],
-      tracing: false,
-    });
-    await server.listen("127.0.0.1:0");
-    small = createServiceServer({
-      name: "judge",
-      services: [{ service: JudgeService, impl: judgeImpl }],
-      tracing: false,
-      maxRequestBytes: 64 * 1024,
-    });
-    await small.listen("127.0.0.1:0");
+    server = await listeningJudge();
+    small = await listeningJudge({ maxRequestBytes: 64 * 1024 });
   });
   after(async () => {
     await server.close(200);
@@ -100,12 +101,7 @@ describe("HTTP/2 concurrent streams", () => {
 describe("default deadline of client calls", () => {
   let server: ServiceServer;
   before(async () => {
-    server = createServiceServer({
-      name: "judge",
-      services: [{ service: JudgeService, impl: judgeImpl }],
-      tracing: false,
-    });
-    await server.listen("127.0.0.1:0");
+    server = await listeningJudge();
   });
   after(() => server.close(200));
 
