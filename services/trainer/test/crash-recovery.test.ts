@@ -65,10 +65,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-/** Hosted jobs stay "running" until released. */
-function startFakeHostedApi(state: { created: number; release: boolean }): Promise<Server> {
+/** Hosted jobs stay "running" until released; listed with their metadata, as the provider's job list does. */
+function startFakeHostedApi(state: {
+  created: number;
+  release: boolean;
+  metadata: Record<string, string>[];
+}): Promise<Server> {
   const server = createServer((req, res) => {
-    req.resume();
+    let body = "";
+    req.on("data", (chunk) => {
+      body += chunk;
+    });
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://x");
       const send = (value: unknown) => {
@@ -76,9 +83,19 @@ function startFakeHostedApi(state: { created: number; release: boolean }): Promi
         res.end(JSON.stringify(value));
       };
       if (url.pathname === "/v1/files") return send({ id: "file-1" });
+      const status = state.release ? "succeeded" : "running";
       if (url.pathname === "/v1/fine_tuning/jobs" && req.method === "POST") {
         state.created++;
+        state.metadata.push(JSON.parse(body).metadata ?? {});
         return send({ id: `ftjob-${state.created}`, status: "queued" });
+      }
+      if (url.pathname === "/v1/fine_tuning/jobs" && req.method === "GET") {
+        const wanted = url.searchParams.get("metadata[ragtune_job_id]");
+        const data = state.metadata
+          .map((metadata, i) => ({ id: `ftjob-${i + 1}`, status, metadata }))
+          .filter((job) => job.metadata.ragtune_job_id === wanted)
+          .reverse();
+        return send({ object: "list", data, has_more: false });
       }
       if (url.pathname.endsWith("/events")) return send({ data: [] });
       const id = url.pathname.split("/").pop();
@@ -98,7 +115,7 @@ describe("crash recovery across processes", { timeout: 150_000 }, () => {
   let nats: LocalNats;
   let natsPort: number;
   let api: Server;
-  const hosted = { created: 0, release: false };
+  const hosted = { created: 0, release: false, metadata: [] as Record<string, string>[] };
   const children: ChildProcess[] = [];
 
   before(async () => {
@@ -154,13 +171,14 @@ describe("crash recovery across processes", { timeout: 150_000 }, () => {
     );
     await until("node-1 running the job", async () => (hosted.created === 1 ? true : undefined));
 
-    // 1. The agent dies mid-job: its node is lost, the job moves to node-2 as attempt 2.
+    // 1. The agent dies mid-job: its node is lost, the job moves to node-2 as attempt 2, which follows the hosted
+    // job attempt 1 started rather than starting (and paying for) another.
     await kill(agent1);
     const agent2 = await startProcess("src/agent-main.ts", agentEnv("node-2"), "agent-ready");
     children.push(agent2);
     await until("the job on node-2", async () => {
       const { job } = await client.getJob({ jobId: "hosted-crash" });
-      return job?.state === JobState.RUNNING && job.nodeId === "node-2" && hosted.created === 2 ? job : undefined;
+      return job?.state === JobState.RUNNING && job.nodeId === "node-2" ? job : undefined;
     });
 
     // 2. The trainer dies and comes back on the same address.
@@ -205,6 +223,7 @@ describe("crash recovery across processes", { timeout: 150_000 }, () => {
     } finally {
       await observer.close();
     }
+    assert.equal(hosted.created, 1, "hosted fine-tuning jobs created");
     const { adapter } = await client.getAdapter({ adapterId: "hosted-crash" });
     assert.ok(adapter?.uri.startsWith("nats-obj://ragtune-adapters/"));
   });
