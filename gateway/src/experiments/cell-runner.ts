@@ -186,6 +186,7 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   async function* records(): AsyncGenerator<AnswerRecord> {
     for (let batch = 0; batch < batchCount; batch++) {
       const results = await judged[batch].promise;
+      judged[batch] = CONSUMED; // a settled promise keeps its value: let the batch's judgements go once written
       summaries.add(results);
       for (const result of results) {
         for (const score of result.scores) {
@@ -279,10 +280,11 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
       if ((answeredInBatch.get(batch) ?? 0) < batchOf(batch).length) judged[batch].reject(stopped);
     }
   }
-  // Judge calls already sent settle before this cell ends, even when generation failed.
-  const settled = await Promise.allSettled([...judged.map((j) => j.promise), writing]);
-  const failed = generationFailed ?? settled.find((s) => s.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  // The records are written once every batch was judged (or one failed), so judge calls already sent settle
+  // before this cell ends, even when generation failed.
+  const [written] = await Promise.allSettled([writing]);
+  if (generationFailed) throw generationFailed.reason;
+  if (written.status === "rejected") throw written.reason;
 
   return {
     cellKey: cell.key,
@@ -305,6 +307,10 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
     ...(options.writeAnswers ? {} : { answers: kept }),
   };
 }
+
+/** A batch whose judgements were written. */
+const CONSUMED = deferred<ScoreResponse[]>();
+CONSUMED.resolve([]);
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
