@@ -215,13 +215,8 @@ try {
     );
     if (experiment.state === ExperimentState.FAILED || experiment.state === ExperimentState.CANCELLED) {
       failed = true;
-      console.log(
-        logs
-          .filter((l) => /"level":"(error|warn)"/.test(l))
-          .slice(-15)
-          .join("\n")
-          .slice(0, 6000),
-      );
+      const problems = logs.filter((l) => /"level":"(error|warn)"|internal/i.test(l));
+      console.log(problems.slice(-15).join("\n").slice(0, 8000) || "(no warning or error in the services' logs)");
     }
   }
   // The gateway's own breakdown (ragtune status), in wall-clock seconds of this run: × the factor is simulated.

@@ -29,7 +29,14 @@ const fake = await startFakeOpenAiServer({
 });
 const receiver = await startOtlpReceiver();
 
-async function runOnStack(label: string, telemetry: NodeJS.ProcessEnv): Promise<number> {
+interface Side {
+  label: string;
+  gateway: ReturnType<typeof createServiceClient<typeof ExperimentService>>;
+  dataset: string;
+  stop(): Promise<void>;
+}
+
+async function startSide(label: string, telemetry: NodeJS.ProcessEnv): Promise<Side> {
   const nats = await startTestNats();
   const dataDir = mkdtempSync(join(tmpdir(), `ragtune-overhead-${label}-`));
   const env = {
@@ -48,57 +55,63 @@ async function runOnStack(label: string, telemetry: NodeJS.ProcessEnv): Promise<
   };
   // Under tsx on a busy 2-core machine a service can take minutes to start.
   const stack = await startLocalStack({ env, dataDir, anyPort: true, startTimeoutMs: 300_000 });
-  try {
-    const dataset = join(dataDir, "datasets", "bioasq");
-    mkdirSync(dataset, { recursive: true });
-    writeSyntheticBioAsq(dataset, 320);
-    const gateway = createServiceClient(
-      ExperimentService,
-      stack.processes.find((p) => p.service.name === "gateway")!.url,
-    );
-    const walls: number[] = [];
-    for (const round of [1, 2]) {
-      const experimentId = `overhead-${label}-${round}`;
-      await gateway.createExperiment({
-        experimentId,
-        spec: {
-          name: experimentId,
-          datasets: [{ format: "bioasq", paths: [dataset] }],
-          baseModels: [{ baseModel: BASE, backend: "openai" }],
-          finetuneSizes: [0, 200],
-          methods: [FineTuneMethod.LORA],
-          evalSize: 100,
-          seed: BigInt(round),
-          judge: { model: { baseModel: JUDGE, backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 3 },
-        },
-      });
-      const started = performance.now();
-      await gateway.startExperiment({ experimentId });
-      let state = ExperimentState.RUNNING;
-      for await (const update of gateway.watchExperiment({ experimentId }, { timeoutMs: 600_000 })) {
-        state = update.experiment?.state ?? state;
-      }
-      const wall = (performance.now() - started) / 1000;
-      if (state !== ExperimentState.SUCCEEDED) throw new Error(`${experimentId} ended ${ExperimentState[state]}`);
-      console.log(`  telemetry ${label}, run ${round}: ${wall.toFixed(2)} s`);
-      walls.push(wall);
-    }
-    return Math.min(...walls);
-  } finally {
-    await stack.stop();
-    await nats.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  const dataset = join(dataDir, "datasets", "bioasq");
+  mkdirSync(dataset, { recursive: true });
+  writeSyntheticBioAsq(dataset, 320);
+  const url = stack.processes.find((p) => p.service.name === "gateway")!.url;
+  return {
+    label,
+    gateway: createServiceClient(ExperimentService, url),
+    dataset,
+    async stop() {
+      await stack.stop();
+      await nats.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
-try {
-  const off = await runOnStack("off", {});
-  const on = await runOnStack("on", {
+async function runOnce(side: Side, round: number): Promise<number> {
+  const experimentId = `overhead-${side.label}-${round}`;
+  await side.gateway.createExperiment({
+    experimentId,
+    spec: {
+      name: experimentId,
+      datasets: [{ format: "bioasq", paths: [side.dataset] }],
+      baseModels: [{ baseModel: BASE, backend: "openai" }],
+      finetuneSizes: [0, 200],
+      methods: [FineTuneMethod.LORA],
+      evalSize: 100,
+      seed: BigInt(round),
+      judge: { model: { baseModel: JUDGE, backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 3 },
+    },
+  });
+  const started = performance.now();
+  await side.gateway.startExperiment({ experimentId });
+  let state = ExperimentState.RUNNING;
+  for await (const update of side.gateway.watchExperiment({ experimentId }, { timeoutMs: 600_000 })) {
+    state = update.experiment?.state ?? state;
+  }
+  const wall = (performance.now() - started) / 1000;
+  if (state !== ExperimentState.SUCCEEDED) throw new Error(`${experimentId} ended ${ExperimentState[state]}`);
+  console.log(`  telemetry ${side.label}, run ${round}: ${wall.toFixed(2)} s`);
+  return wall;
+}
+
+const sides = [
+  await startSide("off", {}),
+  await startSide("on", {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_METRIC_EXPORT_INTERVAL: "1000",
     OTEL_BSP_SCHEDULE_DELAY: "500",
-  });
+  }),
+];
+try {
+  const walls: Record<string, number[]> = { off: [], on: [] };
+  for (const round of [1, 2, 3]) for (const side of sides) walls[side.label].push(await runOnce(side, round));
+  const off = Math.min(...walls.off);
+  const on = Math.min(...walls.on);
   console.log(
     `exported while on: ${receiver.spans.length} spans, ${receiver.metrics.length} metric points ` +
       `(${new Set(receiver.metrics.map((m) => m.name)).size} metrics)`,
@@ -106,6 +119,7 @@ try {
   console.log(`fastest wall: off ${off.toFixed(2)} s, on ${on.toFixed(2)} s`);
   console.log(`BENCH telemetry overhead=${((on - off) / off).toFixed(3)}`);
 } finally {
+  for (const side of sides) await side.stop();
   await receiver.close();
   await fake.close();
 }
