@@ -1,33 +1,14 @@
 import { context, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { timingSafeEqual } from "node:crypto";
+import { ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import { recordRpcDuration } from "./metrics.js";
 import { extractTraceContext, injectTraceContext } from "./telemetry.js";
 
-/** Services left out of traces and auth: probes must work without credentials and must not flood traces. */
+/** Services left out of traces: probes must not flood them (caller-auth.ts exempts health checks from auth). */
 const infrastructureServices = new Set([
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
-
-function isHealth(typeName: string): boolean {
-  return typeName === "grpc.health.v1.Health";
-}
-
-/** Every RPC but health checks must carry `authorization: Bearer <token>`. */
-export function createAuthInterceptor(token: string): Interceptor {
-  const expected = Buffer.from(`Bearer ${token}`);
-  return (next) => async (req) => {
-    if (!isHealth(req.service.typeName)) {
-      const given = Buffer.from(req.header.get("authorization") ?? "");
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new ConnectError("missing or wrong bearer token", Code.Unauthenticated);
-      }
-    }
-    return next(req);
-  };
-}
 
 /** Iterates a stream inside `ctx`, calling `done` once when it ends, fails, or the consumer stops early. */
 async function* iterateWithin<T>(ctx: Context, source: AsyncIterable<T>, done: (error?: unknown) => void) {
