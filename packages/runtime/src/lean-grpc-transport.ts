@@ -89,6 +89,11 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       if (--inFlight === 0 && !current.destroyed) current.unref();
     }
     const { responseHeaders, trailers, payload } = exchanged;
+    // No response at all: the connection dropped mid-call (the server's process died). Retryable, unlike the
+    // UNKNOWN "HTTP NaN" it read as before, which callers' retries let through as fatal.
+    if (responseHeaders[":status"] === undefined) {
+      throw new ConnectError("the connection closed before the server answered", Code.Unavailable);
+    }
     const status = Number(responseHeaders[":status"]);
     const header = toHeaders(responseHeaders);
     const trailer = toHeaders(trailers);

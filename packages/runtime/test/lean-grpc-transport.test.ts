@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -95,5 +97,27 @@ describe("lean gRPC transport, against the runtime's server", () => {
       assert.equal(error.code, Code.Unavailable);
       return true;
     });
+  });
+
+  it("says UNAVAILABLE when the server's process dies mid-call (no response headers), so callers retry", async () => {
+    // The server reads the request, then its connection drops, as when its process is SIGKILLed.
+    const dying = http2.createServer();
+    const sockets: Socket[] = [];
+    dying.on("connection", (socket: Socket) => sockets.push(socket));
+    dying.on("stream", () => {
+      for (const socket of sockets) socket.destroy();
+    });
+    await new Promise<void>((resolve) => dying.listen(0, "127.0.0.1", resolve));
+    const { port } = dying.address() as AddressInfo;
+    try {
+      const judge = createClient(JudgeService, createLeanGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+      await assert.rejects(judge.listCriteria({}), (error: unknown) => {
+        assert.ok(error instanceof ConnectError);
+        assert.equal(error.code, Code.Unavailable, error.rawMessage);
+        return true;
+      });
+    } finally {
+      await new Promise((resolve) => dying.close(resolve));
+    }
   });
 });
