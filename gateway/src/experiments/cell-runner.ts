@@ -183,6 +183,20 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   const scores: CellResult["scores"] = {};
   const failedRepeats: Record<string, number> = {};
   const summaries = new JudgeSummaries();
+  // Generation runs at most a few batches ahead of the writer, so a slow store holds back answering instead of
+  // letting answers and judgements pile up in memory.
+  let batchesWritten = 0;
+  let writerDone = false;
+  const writerWaiters: (() => void)[] = [];
+  const wakeGenerators = () => {
+    for (const wake of writerWaiters.splice(0)) wake();
+  };
+  const batchesAhead = () => judgeLimit.limit + Math.ceil(generateLimit.limit / JUDGE_BATCH) + 2;
+  const writerReached = async (index: number) => {
+    while (!writerDone && Math.floor(index / JUDGE_BATCH) - batchesWritten >= batchesAhead()) {
+      await new Promise<void>((wake) => writerWaiters.push(wake));
+    }
+  };
   async function* records(): AsyncGenerator<AnswerRecord> {
     for (let batch = 0; batch < batchCount; batch++) {
       const results = await judged[batch].promise;
@@ -202,6 +216,8 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
         answers.delete(item.id);
         yield answerRecord({ cell, prepared, adapterId: tuned.adapterId, item, answer, judged: byItem.get(item.id) });
       }
+      batchesWritten = batch + 1;
+      wakeGenerators();
     }
   }
   const kept: AnswerRecord[] = [];
@@ -211,7 +227,12 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
       for await (const record of all) kept.push(record);
     })
   )(records());
-  writing.catch(() => {}); // awaited below, once every call is over
+  writing
+    .catch(() => {}) // awaited below, once every call is over
+    .finally(() => {
+      writerDone = true;
+      wakeGenerators();
+    });
 
   let judgeFailure: unknown;
   const judgeBatch = (batch: number) => {
@@ -269,7 +290,10 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   const workers = Math.min(items.length, Math.max(generateLimit.limit * 2, 16));
   const generated = await Promise.allSettled(
     Array.from({ length: workers }, async () => {
-      for (let index = next++; index < items.length && !judgeFailure; index = next++) await generateOne(index);
+      for (let index = next++; index < items.length && !judgeFailure; index = next++) {
+        await writerReached(index);
+        await generateOne(index);
+      }
     }),
   );
   const generationFailed = generated.find((g) => g.status === "rejected");
