@@ -15,7 +15,7 @@
  *   efficiency = ideal wall / achieved wall, ideal = max(that work / 8, the longest single job).
  * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -118,8 +118,10 @@ const url = (name: string) => stack.processes.find((p) => p.service.name === nam
 // The other training GPUs of the node: one agent each (an agent runs one job at a time).
 const agentService = stackServices.find((s) => s.kind === "agent")!;
 const trainerUrl = url("trainer");
-const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) =>
-  spawn(process.execPath, serviceNodeArgs(agentService), {
+const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) => {
+  // The agent writes each job's scratch folder under its work dir, which must exist.
+  mkdirSync(join(dataDir, `agent-${i + 1}`), { recursive: true });
+  return spawn(process.execPath, serviceNodeArgs(agentService), {
     env: {
       ...env,
       TRAINER_URL: trainerUrl,
@@ -127,8 +129,8 @@ const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) =>
       AGENT_WORK_DIR: join(dataDir, `agent-${i + 1}`),
     },
     stdio: ["ignore", "pipe", "pipe"],
-  }),
-);
+  });
+});
 for (const [i, agent] of extraAgents.entries()) {
   for (const stream of [agent.stdout!, agent.stderr!]) {
     stream.on("data", (chunk: Buffer) => logs.push(`[agent ${i + 1}] ${chunk.toString().trimEnd()}`));
