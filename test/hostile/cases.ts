@@ -48,8 +48,6 @@ export const OK = 0 as Code;
 const UNKNOWN_ENUM = 99 as never;
 
 export const TODO = {
-  limits: "issue 13 item 5: no maximum request size yet (connect's default is 4 GiB)",
-  names: "issue 13 item 4",
   // Nobody's item: connect answers a request body that is not protobuf with INTERNAL ("parse binary: ..."); the
   // runtime's trailers hook (packages/runtime/src/grpc-message.ts) could map it to INVALID_ARGUMENT. Reported.
   decode: "unowned (reported): an undecodable request body is answered INTERNAL 'parse binary', not INVALID_ARGUMENT",
@@ -218,7 +216,6 @@ function oversizedRows(): HostileCase[] {
         rpc,
         what: "a 32 MiB request",
         code: Code.ResourceExhausted,
-        todo: TODO.limits,
         run: (ctx) => outcomeOf(call(ctx)),
       }),
     ),
@@ -228,7 +225,6 @@ function oversizedRows(): HostileCase[] {
         rpc,
         what: "a length prefix claiming 1 GiB (16 bytes sent)",
         code: Code.ResourceExhausted,
-        todo: TODO.limits,
         run: async (ctx) =>
           outcomeOfRaw(await rawCall(ctx.url(service), grpcPath(service, rpc), [envelope(Buffer.alloc(16), 1 << 30)])),
       }),
@@ -344,17 +340,6 @@ const NAME_FIELDS: Array<[HostileService, string, string, NameCall]> = [
   ],
 ];
 
-/** The name rows that fail today, and why (issue 13 item 4 validates names before they are used). */
-function nameGap(service: HostileService, rpc: string, name: string): string | undefined {
-  if (service === "gateway" && rpc !== "CreateExperiment") {
-    return `${TODO.names}: only CreateExperiment checks experiment_id; the others reach KV as given (INTERNAL, or NOT_FOUND, or a watch that never answers)`;
-  }
-  if (rpc === "GetAdapter" || service === "generator")
-    return `${TODO.names}: adapter ids are not checked (INTERNAL or NOT_FOUND)`;
-  if (service === "trainer" && name === "..") return `${TODO.names}: ".." matches the id pattern [A-Za-z0-9._-]`;
-  return undefined;
-}
-
 function nameRows(): HostileCase[] {
   return NAME_FIELDS.flatMap(([service, rpc, field, call]) =>
     HOSTILE_NAMES.map(
@@ -364,7 +349,6 @@ function nameRows(): HostileCase[] {
         what,
         code: Code.InvalidArgument,
         field,
-        todo: nameGap(service, rpc, name),
         run: (ctx) => outcomeOf(call(ctx, name)),
       }),
     ),
