@@ -31,7 +31,9 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
     timeout: 540_000,
     // Seen at 17:45 UTC with item 7's retries in the tree: the generator, killed at 6 s, took 45 s to listen again
     // on 2 loaded cores; the gateway gave up on Generate after 8 attempts (about 11 s of jittered backoff) and the
-    // run ended FAILED "[unavailable] ... ECONNREFUSED". Items 6 and 10 are pending too.
+    // run ended FAILED "[unavailable] ... ECONNREFUSED". At 18:09 (bench, seed 29) a retriever killed 0.9 s in
+    // ended the run FAILED "[canceled] http/2 stream closed with error code CANCEL (0x8)": the gateway does not
+    // retry a broken stream (call-retries.ts: streams are not replayed), so the dataset's ingest died with it.
     todo: "issue 13 item 7: the gateway's retries of UNAVAILABLE end before a killed service is back (run ends FAILED)",
   }, async () => {
     assert.ok(clean, "the undisturbed run ran first");
