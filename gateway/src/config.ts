@@ -43,8 +43,9 @@ export const gatewaySettings = {
   }),
   retryAttempts: numberSetting({
     env: "GATEWAY_RETRY_ATTEMPTS",
-    description: "attempts per call that failed UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED, first included",
-    default: 8,
+    description:
+      "attempts per call that failed UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED or CANCELED, first included",
+    default: 30,
     min: 1,
     integer: true,
   }),

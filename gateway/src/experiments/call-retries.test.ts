@@ -49,6 +49,12 @@ describe("call retries", () => {
     }
   });
 
+  it("retries a call the peer cancelled (a stream cut by its restart), not one the caller cancelled", async () => {
+    const f = failing([Code.Canceled]);
+    assert.equal(await withRetries("m", policy, new AbortController().signal, f.attempt), "ok");
+    assert.equal(f.calls, 2);
+  });
+
   it("stops retrying when the caller cancels", async () => {
     const controller = new AbortController();
     const f = failing(Array(10).fill(Code.Unavailable));

@@ -8,11 +8,16 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
 
-/** Codes a retry can fix: the service is restarting or overloaded, or one call took too long. */
+/**
+ * Codes a retry can fix: the service is restarting or overloaded, or one call took too long. CANCELED too: a
+ * stream the peer's restart cut (HTTP/2 CANCEL); one the gateway cancelled itself is never retried (its signal
+ * says so).
+ */
 export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
   Code.Unavailable,
   Code.DeadlineExceeded,
   Code.ResourceExhausted,
+  Code.Canceled,
 ]);
 
 export interface RetryPolicy {
@@ -31,8 +36,9 @@ export interface RetryPolicy {
   onRetry?: (info: { method: string; attempt: number; delayMs: number; error: ConnectError }) => void;
 }
 
+/** Bounded by time more than by attempts: a service started again on a busy node can take a minute to listen. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  attempts: 8,
+  attempts: 30,
   baseBackoffMs: 200,
   maxBackoffMs: 10_000,
   totalMs: 120_000,

@@ -96,6 +96,7 @@ function backends(d: Doubles) {
       getCollectionStats: async () => ({ documentCount: 0n }),
       ingestDocuments: async (requests) => {
         for await (const _ of requests);
+        failIfAsked(d, "ingestDocuments"); // after the stream was read: the retriever went away mid-ingest
         return {};
       },
       search: async (req) => {
@@ -384,6 +385,7 @@ describe("experiment runner", () => {
     };
     const clean = await results([]);
     const faulty = await results([
+      ["ingestDocuments", 2],
       ["search", 3],
       ["submitJob", 2],
       ["watchJob", 3],

@@ -17,7 +17,7 @@ import { JudgeService } from "@ragtune/contracts/judge";
 import { RetrieverService as RetrieverServiceDesc } from "@ragtune/contracts/retriever";
 import { TrainerService } from "@ragtune/contracts/trainer";
 import { BackendLimits } from "./backend-limits.js";
-import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy } from "./call-retries.js";
+import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy, withRetries } from "./call-retries.js";
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
 import { type Cell, enumerateCells } from "./cells.js";
@@ -298,26 +298,30 @@ export class ExperimentRunner {
   ): Promise<PreparedDataset> {
     await this.stage(id, `prepare ${cell.dataset.name}: load, split, index, retrieve`);
     let retrieved = 0;
+    // Every step of a preparation is idempotent, so one that a restarting retriever cut off (its ingest stream
+    // cannot be replayed call by call) is tried again whole; progress counts each question once across attempts.
+    const prepareOnce = () =>
+      prepareDataset({
+        experimentId: id,
+        spec: experiment.spec!,
+        dataset: cell.dataset,
+        workDir: this.deps.workDir,
+        createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
+        retriever: this.clients.retriever,
+        manifests: this.deps.manifests,
+        access: this.deps.datasetAccess ?? defaultDatasetAccess(),
+        signal,
+        onRetrieved: (done, total) => {
+          if (done <= retrieved) return;
+          progress.add("retrieve", done - retrieved, retrieved === 0 ? total : 0);
+          retrieved = done;
+        },
+      });
     return withSpan(
       "ragtune.gateway",
       "ragtune.gateway.dataset.prepare",
       { "ragtune.dataset": cell.dataset.name },
-      () =>
-        prepareDataset({
-          experimentId: id,
-          spec: experiment.spec!,
-          dataset: cell.dataset,
-          workDir: this.deps.workDir,
-          createTime: new Date(Number(experiment.createTime?.seconds ?? 0n) * 1000),
-          retriever: this.clients.retriever,
-          manifests: this.deps.manifests,
-          access: this.deps.datasetAccess ?? defaultDatasetAccess(),
-          signal,
-          onRetrieved: (done, total) => {
-            progress.add("retrieve", done - retrieved, retrieved === 0 ? total : 0);
-            retrieved = done;
-          },
-        }),
+      () => withRetries(`prepare ${cell.dataset.name}`, this.retry, signal, prepareOnce),
     );
   }
 
