@@ -76,6 +76,7 @@ function doubles(): Doubles {
     judgeCalls: 0,
     log: [],
     unavailable: new Map(),
+    generateMs: 2,
     generating: 0,
     peakGenerating: 0,
   };
@@ -167,7 +168,7 @@ const FAST_RETRY = {
 function runner(
   d: Doubles,
   store: ExperimentStore,
-  options: { retry?: typeof FAST_RETRY; maxAdoptions?: number } = {},
+  options: { retry?: typeof FAST_RETRY; maxAdoptions?: number; cells?: CellResultStore } = {},
 ) {
   const transport = backends(d);
   const logs: string[] = [];
