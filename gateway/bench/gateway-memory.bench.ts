@@ -141,13 +141,20 @@ async function run(experimentId: string, evalSize: number): Promise<number> {
     },
   });
   await gateway.startExperiment({ experimentId });
+  // RSS seen while the dataset is prepared (loaded, split, retrieved) and while its cell answers and is judged.
+  const seen = { prepare: 0, evaluate: 0 };
   for await (const { experiment } of gateway.watchExperiment({ experimentId })) {
+    const evaluating = experiment!.stages.some((s) => s.stage === "generate" && s.done > 0n);
+    const phase = evaluating ? "evaluate" : "prepare";
+    seen[phase] = Math.max(seen[phase], rssMb(pid, "VmRSS"));
     if (experiment!.state === ExperimentState.RUNNING || experiment!.state === ExperimentState.CREATED) continue;
     if (experiment!.state !== ExperimentState.SUCCEEDED) throw new Error(`${experimentId}: ${experiment!.error}`);
   }
   const peak = rssMb(pid, "VmHWM");
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    `${experimentId}: ${evalSize} questions in ${((Date.now() - started) / 1000).toFixed(1)} s, peak RSS ${peak} MB`,
+    `${experimentId}: ${evalSize} questions in ${seconds} s, peak RSS ${peak} MB ` +
+      `(sampled at updates: ${seen.prepare} MB preparing, ${seen.evaluate} MB evaluating)`,
   );
   return peak;
 }
