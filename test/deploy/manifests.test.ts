@@ -611,7 +611,7 @@ describe("deploy/k8s", () => {
           if (!readEnv[w.process].has("NATS_URL") || w.process === "ragtune") continue;
           const url = splitUrl(w.env.get("NATS_URL") ?? "");
           assert.equal(`${url.protocol}//${url.host}:${url.port}`, "tls://nats:4222", `${w.object.metadata.name}`);
-          assertNatsClientSettings(w.object.metadata.name, (key) =>
+          assertNatsClientSettings(w.object.metadata.name ?? "(unnamed)", (key) =>
             w.env.has(key) ? (w.env.get(key) ?? "(from a Secret)") : undefined,
           );
           const mounts = (w.container.volumeMounts ?? []).map((m: any) => m.mountPath as string);
