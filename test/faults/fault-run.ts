@@ -31,6 +31,8 @@ export interface FaultRunOptions {
   deadlineMs: number;
   /** Evaluation questions per cell; more gives the schedule a longer run to kill into. Default 10. */
   evalSize?: number;
+  /** Time the test LLM server takes per completion: a run long enough to kill into on a fast, idle machine. */
+  llmLatencyMs?: number;
 }
 
 export interface FaultRunResult {
@@ -116,6 +118,7 @@ export async function runFaultExperiment(options: FaultRunOptions): Promise<Faul
       { id: JUDGE_MODEL, maxModelLen: 16_384 },
     ],
     fineTuning: { pollsToSucceed: 2 },
+    latencyMs: options.llmLatencyMs ?? 0,
     respond: (input) => planted!.respond(input),
   });
   let stack: FaultStack | undefined;

@@ -35,6 +35,8 @@ export interface HostileCase {
   code: Code;
   /** For INVALID_ARGUMENT: the field path the message must start with. */
   field?: string;
+  /** What another answer's message must start with (an unparseable body's "parse binary"). */
+  messagePrefix?: string;
   /** Text the answer must never contain (file content a read could echo). */
   mustNotContain?: string;
   /** Why this row fails today (the fix another item of issue 13 brings); node:test reports it as todo. */
@@ -47,11 +49,13 @@ export const OK = 0 as Code;
 /** A number no ragtune enum defines. */
 const UNKNOWN_ENUM = 99 as never;
 
-export const TODO = {
-  // Nobody's item: connect answers a request body that is not protobuf with INTERNAL ("parse binary: ..."); the
-  // runtime's trailers hook (packages/runtime/src/grpc-message.ts) could map it to INVALID_ARGUMENT. Reported.
-  decode: "unowned (reported): an undecodable request body is answered INTERNAL 'parse binary', not INVALID_ARGUMENT",
-} as const;
+/**
+ * A request body that does not parse as the method's protobuf message is answered INTERNAL, as gRPC's status-code
+ * table prescribes for the server library ("Error parsing request proto | INTERNAL | Server", grpc/grpc
+ * doc/statuscodes.md) and as grpc-go and grpc-java answer: clients in other languages see the standard code.
+ * INVALID_ARGUMENT stays the answer to a message that parses but holds a bad field, which names the field.
+ */
+const UNPARSEABLE_REQUEST = Code.Internal;
 
 /** The outcome of a generated client's call: OK or the error's code and raw message. */
 export async function outcomeOf(call: Promise<unknown>): Promise<Outcome> {
@@ -102,8 +106,8 @@ function undecodableRows(): HostileCase[] {
           service,
           rpc: method.name,
           what: "bytes that do not decode as protobuf (a truncated varint)",
-          code: Code.InvalidArgument,
-          todo: TODO.decode,
+          code: UNPARSEABLE_REQUEST,
+          messagePrefix: "parse binary",
           run: async (ctx) =>
             outcomeOfRaw(
               await rawCall(ctx.url(service), grpcPath(service, method.name), [
@@ -136,8 +140,8 @@ function undecodableRows(): HostileCase[] {
           service,
           rpc: method.name,
           what: `field ${first.name} (number 1) sent as a varint, not length-delimited`,
-          code: Code.InvalidArgument,
-          todo: TODO.decode,
+          code: UNPARSEABLE_REQUEST,
+          messagePrefix: "parse binary",
           run: async (ctx) =>
             outcomeOfRaw(
               await rawCall(ctx.url(service), grpcPath(service, method.name), [

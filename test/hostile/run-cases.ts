@@ -14,8 +14,9 @@ export async function checkCase(c: HostileCase, ctx: CaseContext): Promise<strin
   const { code, message } = await c.run(ctx);
   const shown = message.length > 300 ? `${message.slice(0, 300)}…` : message;
   if (code !== c.code) return `expected ${codeName(c.code)}, got ${codeName(code)}: "${shown}"`;
-  if (c.field && !(message.startsWith(c.field) && /^($|[:\s])/.test(message.slice(c.field.length)))) {
-    return `${Code[code]} does not name the field "${c.field}" first: "${shown}"`;
+  const prefix = c.field ?? c.messagePrefix;
+  if (prefix && !(message.startsWith(prefix) && /^($|[:\s])/.test(message.slice(prefix.length)))) {
+    return `${Code[code]} does not say "${prefix}" first: "${shown}"`;
   }
   if (c.mustNotContain && message.includes(c.mustNotContain)) {
     return `the answer echoes "${c.mustNotContain}": "${shown}"`;
