@@ -127,10 +127,6 @@ function archiveRows(): HostileCase[] {
     // The adapter exists but cannot be served: FAILED_PRECONDITION naming it, as the OpenAI backend answers.
     code: Code.FailedPrecondition,
     field: "adapter",
-    todo:
-      backend === "extractive"
-        ? "unowned (reported): the extractive backend answers NOT_FOUND for an unreadable archive, the OpenAI backend FAILED_PRECONDITION"
-        : undefined,
     async run(ctx) {
       await plantArchive(ctx, adapterId, archive);
       const model =

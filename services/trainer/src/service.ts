@@ -21,7 +21,7 @@ import {
 } from "@ragtune/contracts/trainer";
 import { invalidArgument, requireNodeCaller } from "@ragtune/runtime";
 import type { TrainerScheduler } from "./scheduler/scheduler.js";
-import { checkId, validateAcquire, validateListJobs, validateRegister } from "./validation.js";
+import { checkId, validateAcquire, validateListJobs, validateRegister, validateReportJob } from "./validation.js";
 
 const DEFAULT_ACQUIRE_WAIT_SECONDS = 20;
 
@@ -98,11 +98,7 @@ export class TrainerServiceImpl implements ServiceImpl<typeof TrainerService> {
     requireId("node_id", request.nodeId);
     requireNodeCaller(context, request.nodeId);
     requireId("job_id", request.jobId);
-    if (request.report.case === undefined)
-      throw invalidArgument("report", "is required (progress, succeeded or failed)");
-    if (request.report.case === "succeeded" && !request.report.value.uri) {
-      throw invalidArgument("succeeded.uri", "is required");
-    }
+    validateReportJob(request);
     return create(ReportJobResponseSchema, { cancel: await this.scheduler.report(request) });
   }
 

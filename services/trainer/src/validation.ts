@@ -3,12 +3,15 @@
  * wrong. Checks run on the spec after defaults, so "0 = default" fields are already filled.
  */
 import { FineTuneMethod } from "@ragtune/contracts/common";
-import type {
-  AcquireJobRequest,
-  JobSpec,
-  ListJobsRequest,
-  RegisterNodeRequest,
-  SubmitJobRequest,
+import {
+  type AcquireJobRequest,
+  FailureClass,
+  type JobSpec,
+  JobState,
+  type ListJobsRequest,
+  type RegisterNodeRequest,
+  type ReportJobRequest,
+  type SubmitJobRequest,
 } from "@ragtune/contracts/trainer";
 import { invalidArgument } from "@ragtune/runtime";
 import { effectiveBatchSize, isExecutorName, resolveExecutor } from "./spec/job-spec.js";
@@ -150,7 +153,13 @@ export function validateAcquire(request: AcquireJobRequest): void {
   );
 }
 
+/** An enum value the proto defines (an unknown number from another client's newer proto is refused, not ignored). */
+const defined = (values: object, value: number) => (values as Record<number, unknown>)[value] !== undefined;
+
 export function validateListJobs(request: ListJobsRequest): void {
+  request.states.forEach((state, i) => {
+    if (!defined(JobState, state)) throw invalidArgument(`states[${i}]`, `${state} is not a job state`);
+  });
   firstViolation<ListJobsRequest>(
     [
       { field: "page_size", check: (r) => (r.pageSize === 0 ? undefined : inRange(r.pageSize, 1, 1000)) },
@@ -158,4 +167,15 @@ export function validateListJobs(request: ListJobsRequest): void {
     ],
     request,
   );
+}
+
+/** A node's report, checked before the job is looked up, so a malformed one is refused whatever the job. */
+export function validateReportJob(request: ReportJobRequest): void {
+  if (request.report.case === undefined) throw invalidArgument("report", "is required (progress, succeeded or failed)");
+  if (request.report.case === "succeeded" && !request.report.value.uri) {
+    throw invalidArgument("succeeded.uri", "is required");
+  }
+  if (request.report.case === "failed" && !defined(FailureClass, request.report.value.failureClass)) {
+    throw invalidArgument("failed.failure_class", `${request.report.value.failureClass} is not a failure class`);
+  }
 }

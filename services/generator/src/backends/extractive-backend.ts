@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Objm } from "@nats-io/obj";
-import { notFound, unavailable } from "@ragtune/runtime";
+import { failedPrecondition, notFound, unavailable } from "@ragtune/runtime";
 import {
   contentTokens,
   answerWithReader,
@@ -97,7 +97,8 @@ export function createExtractiveBackend(options: ExtractiveBackendOptions = {}):
     const started = performance.now();
     const unreadable = (reason: string): never => {
       events.adapterLoadFailed(model, reason);
-      throw notFound("adapter", `${adapter} (unreadable weights: ${reason})`);
+      // The adapter exists but cannot be served: the OpenAI backend's answer for the same archives.
+      throw failedPrecondition(`adapter ${adapter}: unreadable weights: ${reason}`);
     };
     let text: string | undefined;
     try {
