@@ -20,7 +20,7 @@ const SEED = 11;
 const KILLS = 7;
 // On an idle machine the undisturbed run ends in seconds, before most kills were due (one kill was seen at 18:36):
 // both runs take the same per-completion latency and questions, so the schedule has a run to kill into.
-const RUN = { seed: SEED, evalSize: 30, llmLatencyMs: 300 };
+const RUN = { seed: SEED, evalSize: 40, llmLatencyMs: 1000 };
 
 describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one experiment`, () => {
   let clean: FaultRunResult;
@@ -32,12 +32,12 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
 
   it("the disturbed run finishes with identical rows, no cell lost, no repeated LLM request", {
     timeout: 540_000,
-    // Seen at 17:45 UTC with item 7's retries in the tree: the generator, killed at 6 s, took 45 s to listen again
-    // on 2 loaded cores; the gateway gave up on Generate after 8 attempts (about 11 s of jittered backoff) and the
-    // run ended FAILED "[unavailable] ... ECONNREFUSED". At 18:09 (bench, seed 29) a retriever killed 0.9 s in
-    // ended the run FAILED "[canceled] http/2 stream closed with error code CANCEL (0x8)": the gateway does not
-    // retry a broken stream (call-retries.ts: streams are not replayed), so the dataset's ingest died with it.
-    todo: "issue 13 item 7: the gateway's retries of UNAVAILABLE end before a killed service is back (run ends FAILED)",
+    // Seen at 18:47 UTC on an idle machine (seed 11, 40 questions, 1 s a completion): 7 kills (agent, generator,
+    // NATS, trainer, judge, retriever, gateway), the run finished with no cell lost, but 104 LLM requests beyond
+    // the undisturbed run's and different rows. Not yet isolated: the run a restarted gateway adopts evaluates the
+    // batches it had not written again (work is kept per written batch), and a judge request cut by a kill is sent
+    // again and draws a new sample. With 4 kills (none of the gateway or judge) rows were identical, 0 repeated.
+    todo: "issue 13 item 11: a killed gateway's adopted run repeats LLM requests of unfinished batches (rows differ)",
   }, async () => {
     assert.ok(clean, "the undisturbed run ran first");
     const faulted = await runFaultExperiment({ ...RUN, kills: KILLS, deadlineMs: 300_000 });
