@@ -29,6 +29,7 @@ import {
 import { gatewaySettings } from "../src/config.js";
 import { type CellResult, createKvCellResultStore } from "../src/experiments/cell-results.js";
 import { build } from "../src/server.js";
+import { MAX_EXPERIMENT_NAME_LENGTH } from "../src/experiments/names.js";
 
 const MAX_BYTES = 4 * 1024 * 1024;
 
@@ -158,9 +159,9 @@ describe("CreateExperiment with names and paths from an untrusted client", () =>
       );
     }
     await refused(
-      client.createExperiment({ spec: { ...ok, name: "n".repeat(201) } }),
+      client.createExperiment({ spec: { ...ok, name: "n".repeat(MAX_EXPERIMENT_NAME_LENGTH + 1) } }),
       "spec.name",
-      /at most 200 characters/,
+      new RegExp(`at most ${MAX_EXPERIMENT_NAME_LENGTH} characters`),
     );
     await refused(client.createExperiment({ spec: { ...ok, name: "../x" } }), "spec.name", /display text: no \/ or \\/);
     // Every RPC checks the id before it reaches a KV key (a wildcard would match other experiments' records).

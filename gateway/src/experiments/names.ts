@@ -20,7 +20,7 @@ export const EXPERIMENT_ID_RULE =
 export const DATASET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 export const DATASET_NAME_RULE = "1..40 characters of [A-Za-z0-9_-], starting with a letter or digit";
 
-/** The experiment's display name: free text, bounded, without path separators or control characters. */
-export const MAX_EXPERIMENT_NAME_LENGTH = 200;
+/** The experiment's display name (it heads the report, stand-ins named): free text, bounded, without path separators or control characters. */
+export const MAX_EXPERIMENT_NAME_LENGTH = 500;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 export const EXPERIMENT_NAME_PATTERN = /^[^/\\\u0000-\u001f\u007f]*$/;
