@@ -99,7 +99,11 @@ describe("a judge written in Python", { skip }, () => {
     tsJudge = await startServices(["judge"], { nats, env: otel });
     // Every other service, the gateway pointed at the Python judge.
     const others = stackServices.map((s) => s.name).filter((name) => name !== "judge");
-    stack = await startServices(others, { nats, env: { ...otel, JUDGE_URL: pyJudge.url } });
+    // The gateway reads experiment datasets only under its data roots: this test's folder is one.
+    stack = await startServices(others, {
+      nats,
+      env: { ...otel, JUDGE_URL: pyJudge.url, GATEWAY_DATA_ROOTS: workDir },
+    });
   });
   after(async () => {
     await stack?.stop();
