@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
-    "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The ChatML template the agent's training data was fitted with (write-training-data.ts counts with it).
+from chat_template_testing import CHATML_TEMPLATE  # noqa: E402
+
 SPECIAL_TOKENS = ["<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 # Llama shapes: "1b" is TinyLlama-1.1B's (22 layers, hidden 2048, GQA 32/4 heads, MLP 5632).
