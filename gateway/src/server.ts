@@ -9,6 +9,7 @@ import { RetrieverService } from "@ragtune/contracts/retriever";
 import { TrainerService } from "@ragtune/contracts/trainer";
 import { type BuiltService, createKvLease, createServiceClient, openKv, type ServiceContext } from "@ragtune/runtime";
 import type { gatewaySettings } from "./config.js";
+import { createKvAnswerJournal } from "./experiments/answer-journal.js";
 import { createKvCellResultStore } from "./experiments/cell-results.js";
 import { ExperimentRunner } from "./experiments/experiment-runner.js";
 import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
@@ -26,6 +27,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   ctx.logger.info("datasets are read only under", { roots: datasetAccess.roots });
   const store = await createKvExperimentStore(ctx.nats);
   const cells = await createKvCellResultStore(ctx.nats);
+  const journal = await createKvAnswerJournal(ctx.nats);
   // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
   const leases = await openKv(ctx.nats.kvm, LEASES_BUCKET, { history: 1 });
   const holder = `gateway@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -43,6 +45,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   const runner = new ExperimentRunner({
     store: timedExperimentStore(store, timing),
     cells: timedCellStore(cells, timing),
+    journal,
     clients: {
       retriever: createServiceClient(RetrieverService, config.retrieverUrl, auth),
       trainer,

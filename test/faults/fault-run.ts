@@ -40,8 +40,10 @@ export interface FaultRunResult {
   rows: ResultRow[];
   /** What was killed, in order, and when (ms after start). */
   kills: Array<{ target: FaultTarget; atMs: number }>;
-  /** LLM requests by their exact body (model, prompt, sampling): how often each was sent. */
+  /** Answered LLM requests by their exact body (model, prompt, sampling): how often each was answered. */
   llmRequests: Map<string, number>;
+  /** LLM requests whose caller went away before they were answered (killed mid-request). */
+  abandonedLlmRequests: number;
 }
 
 /** mulberry32: a small seeded generator, so a seed gives the same schedule every time. */
@@ -75,10 +77,15 @@ export function killSchedule(
   return plan;
 }
 
-/** Requests that make the model work (not polls or listings), keyed by everything that decides the answer. */
+/**
+ * Requests that made the model work (not polls or listings) and whose answer reached the caller, keyed by
+ * everything that decides the answer. A request whose caller was killed before its reply was made drew no answer
+ * (the test server, like a real one, drops it): sending it again is not a repeat of an answered request.
+ */
 function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of fake.requests) {
+    if (r.outcome !== "answered") continue;
     if (r.method !== "POST" || !/\/(chat\/completions|completions|fine_tuning\/jobs)$/.test(r.path)) continue;
     const key = `${r.path} ${JSON.stringify(r.body ?? {})}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -86,11 +93,21 @@ function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
   return counts;
 }
 
-/** Requests a faulted run sent beyond what the uninterrupted run sent for the same key. */
+/** Answered requests of a faulted run beyond what the uninterrupted run had answered for the same key. */
 export function repeatedRequests(faulted: Map<string, number>, clean: Map<string, number>): number {
-  let extra = 0;
-  for (const [key, n] of faulted) extra += Math.max(0, n - (clean.get(key) ?? 0));
-  return extra;
+  return Object.values(repeatedByModel(faulted, clean)).reduce((a, b) => a + b, 0);
+}
+
+/** The repeats by the model they asked (generation, judging or fine-tuning), to tell where they came from. */
+export function repeatedByModel(faulted: Map<string, number>, clean: Map<string, number>): Record<string, number> {
+  const byModel: Record<string, number> = {};
+  for (const [key, n] of faulted) {
+    const extra = n - (clean.get(key) ?? 0);
+    if (extra <= 0) continue;
+    const model = /"model":"([^"]*)"/.exec(key)?.[1] ?? "?";
+    byModel[model] = (byModel[model] ?? 0) + extra;
+  }
+  return byModel;
 }
 
 /**
@@ -190,7 +207,8 @@ export async function runFaultExperiment(options: FaultRunOptions): Promise<Faul
       );
     }
     const { rows } = await gateway().getResults({ experimentId });
-    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake) };
+    const abandonedLlmRequests = fake.requests.filter((r) => r.outcome === "abandoned").length;
+    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake), abandonedLlmRequests };
   } finally {
     await stack?.stop();
     await fake.close();

@@ -12,6 +12,7 @@ import {
   comparableRows,
   type FaultRunResult,
   manifestsPerDataset,
+  repeatedByModel,
   repeatedRequests,
   runFaultExperiment,
 } from "./fault-run.js";
@@ -48,6 +49,8 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
       rowsIdentical: isDeepStrictEqual(comparableRows(faulted.rows), comparableRows(clean.rows)),
       manifests: manifestsPerDataset(faulted.rows),
       repeatedLlmCalls: repeatedRequests(faulted.llmRequests, clean.llmRequests),
+      repeatedByModel: repeatedByModel(faulted.llmRequests, clean.llmRequests),
+      abandonedLlmRequests: faulted.abandonedLlmRequests,
     };
     const report = `${JSON.stringify(measured)} (killed: ${killed})`;
     console.log(`faults measured: ${report}`);

@@ -11,6 +11,7 @@ import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/cont
 import { FailureClass, type Job, JobState, type TrainerService } from "@ragtune/contracts/trainer";
 import { isAbstention, type QaItem } from "@ragtune/datasets";
 import type { Logger } from "@ragtune/runtime";
+import type { CellAnswerJournal, JournalledAnswer } from "./answer-journal.js";
 import { answerRecord, JudgeSummaries } from "./answer-records.js";
 import { BackendLimits } from "./backend-limits.js";
 import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy, sleep } from "./call-retries.js";
@@ -48,6 +49,8 @@ export interface CellRunOptions {
   progress?: StageCounter;
   /** Backoff of a job watch re-attached after the trainer went away. */
   retry?: RetryPolicy;
+  /** Keeps each answer as the generator gives it, so a cell run again asks only what it has not been answered. */
+  journal?: CellAnswerJournal;
   /** Where the cell's answer records are streamed as they are judged; without: returned in the result. */
   writeAnswers?: (records: AsyncIterable<AnswerRecord>) => Promise<void>;
 }
@@ -257,8 +260,7 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
 
   // Workers take questions in order; a batch goes to the judge as soon as its last answer is in.
   let next = 0;
-  const generateOne = async (index: number) => {
-    const item = items[index];
+  const askGenerator = async (item: QaItem): Promise<JournalledAnswer> => {
     const res = await generateLimit
       .run(() =>
         clients.generator.generate(
@@ -274,12 +276,24 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
       .catch((error) => {
         throw asCellFailure(`generating ${cell.key}`, error);
       });
+    const answer = {
+      answer: res.answer,
+      latencySeconds: res.latencySeconds,
+      outputTokens: res.usage?.outputTokens ?? 0,
+    };
+    await options.journal?.put(item.id, answer);
+    return answer;
+  };
+  const generateOne = async (index: number) => {
+    const item = items[index];
+    // An answer given before this cell was interrupted is taken as it was, not asked for again.
+    const res = (await options.journal?.get(item.id)) ?? (await askGenerator(item));
     // Qasper's reference for a question its paper does not answer is "Unanswerable": a model saying so in
     // other words gave that answer.
     const abstained = prepared.abstentionAnswer && isAbstention(res.answer);
     answers.set(item.id, abstained ? prepared.abstentionAnswer! : res.answer);
     latency += res.latencySeconds;
-    outputTokens += res.usage?.outputTokens ?? 0;
+    outputTokens += res.outputTokens;
     options.progress?.add("generate", 1);
     const batch = Math.floor(index / JUDGE_BATCH);
     const answered = (answeredInBatch.get(batch) ?? 0) + 1;

@@ -20,6 +20,7 @@ import { BackendLimits } from "./backend-limits.js";
 import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy, withRetries } from "./call-retries.js";
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
+import type { AnswerJournal } from "./answer-journal.js";
 import { type Cell, enumerateCells } from "./cells.js";
 import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
@@ -37,6 +38,8 @@ export interface ExperimentClients extends CellClients {
 export interface ExperimentRunnerDeps {
   store: ExperimentStore;
   cells: CellResultStore;
+  /** Answers kept as they are given, so a cell run again does not ask the model again; without: none kept. */
+  journal?: AnswerJournal;
   clients: ExperimentClients;
   /** Where split manifests are written (a local record of each split). */
   workDir: string;
@@ -346,10 +349,18 @@ export class ExperimentRunner {
         limits: this.limitsFor(id, experiment),
         progress,
         retry: this.retry,
+        journal: this.deps.journal?.forCell(id, cell.key),
         writeAnswers: (records) => this.deps.cells.writeAnswers(id, cell.key, records),
       }),
     );
     await this.deps.cells.put(id, result);
+    // Its answers are in its records now; an entry left behind by a failure here expires with the bucket's TTL.
+    await this.deps.journal?.forget(id, cell.key).catch((error: Error) => {
+      this.deps.logger.warn("could not drop a finished cell's answer journal", {
+        cell: cell.key,
+        error: error.message,
+      });
+    });
     await this.update(id, (e) => {
       e.cellsDone = Math.min(e.cellsTotal, e.cellsDone + 1);
       e.adoptions = 0; // the run moves on: whatever stopped its gateways before was not a loop

@@ -111,6 +111,12 @@ export interface RecordedRequest {
   path: string;
   body: Record<string, unknown> | undefined;
   authorization: string | undefined;
+  /**
+   * Whether the reply reached the client: "answered" once it was sent whole, "abandoned" when the client went away
+   * before a reply was made (a killed caller): no answer was drawn for it, as a real server stops a cancelled
+   * request. Unset while it is being answered.
+   */
+  outcome?: "answered" | "abandoned";
 }
 
 export interface FakeOpenAiServer {
@@ -183,8 +189,25 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
         return sendJson(res, 400, { error: { message: "body is not JSON", type: "invalid_request_error" } });
       }
     }
-    requests.push({ method: req.method ?? "GET", path, body, authorization: req.headers.authorization });
+    const recorded: RecordedRequest = {
+      method: req.method ?? "GET",
+      path,
+      body,
+      authorization: req.headers.authorization,
+    };
+    requests.push(recorded);
+    let callerGone = false;
+    res.on("finish", () => {
+      recorded.outcome = "answered";
+    });
+    res.on("close", () => {
+      callerGone ||= !res.writableFinished;
+    });
     if (latencyMs > 0) await delay(latencyMs);
+    if (callerGone || req.socket.destroyed) {
+      recorded.outcome = "abandoned";
+      return;
+    }
 
     const failure = failures.find((f) => f.remaining > 0 && (!f.pathSuffix || path.endsWith(f.pathSuffix)));
     if (failure) {
