@@ -7,7 +7,14 @@ import { GeneratorService } from "@ragtune/contracts/generator";
 import { JudgeService } from "@ragtune/contracts/judge";
 import { RetrieverService } from "@ragtune/contracts/retriever";
 import { TrainerService } from "@ragtune/contracts/trainer";
-import { type BuiltService, createKvLease, createServiceClient, openKv, type ServiceContext } from "@ragtune/runtime";
+import {
+  type BuiltService,
+  createKvLease,
+  createServiceClient,
+  logUnhandledRejections,
+  openKv,
+  type ServiceContext,
+} from "@ragtune/runtime";
 import type { gatewaySettings } from "./config.js";
 import { createKvAnswerJournal } from "./experiments/answer-journal.js";
 import { createKvCellResultStore } from "./experiments/cell-results.js";
@@ -68,8 +75,8 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
     },
     maxAdoptions: config.maxAdoptions,
   });
-  // A promise the runner forgot to await must not end the process and every run it holds: it is logged.
-  process.on("unhandledRejection", (reason) => ctx.logger.error("unhandled rejection", { error: String(reason) }));
+  // A promise the runner forgot to await must not end the process and every run it holds.
+  logUnhandledRejections(ctx.logger);
   const resumed = await runner.resumeInterrupted();
   if (resumed.length) ctx.logger.info("resumed interrupted experiments", { experiments: resumed });
   runner.adoptOrphanedRuns(config.leaseTtlMs);

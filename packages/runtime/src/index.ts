@@ -21,3 +21,4 @@ export * from "./validation.js";
 export * from "./statistics.js";
 export * from "./statistics-paired.js";
 export * from "./wake.js";
+export * from "./unhandled-rejections.js";

@@ -4,7 +4,7 @@
  * requeues them.
  */
 import { TrainerService } from "@ragtune/contracts/trainer";
-import { ConfigError, createServiceClient, runWorker } from "@ragtune/runtime";
+import { ConfigError, createServiceClient, logUnhandledRejections, runWorker } from "@ragtune/runtime";
 import { createObjectReader } from "../server.js";
 import { agentOwnSettings } from "./agent-config.js";
 import { createDirectoryAdapterStorage, createObjectStoreAdapterStorage } from "@ragtune/adapter-archive";
@@ -42,6 +42,8 @@ export async function runAgent(
     // Adapters in a directory and manifests on disk need no NATS; the Object Store does.
     runsWithoutNats: (config) => (config.adapterDir ? "nats-obj:// manifests cannot be read" : undefined),
     start: async ({ config, nats, logger }) => {
+      // A stray rejection must not end the agent and the training job it runs (the trainer would declare it lost).
+      logUnhandledRejections(logger);
       const trainerUrl = config.trainerUrl as string;
       const credential = agentCredential(config);
       if (credential.derivedFromSharedToken) {
