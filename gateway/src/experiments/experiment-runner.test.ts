@@ -451,6 +451,33 @@ describe("experiment runner", () => {
     assert.equal(end.adoptions, 0, "a finished cell shows the run is not looping");
   });
 
+  it("starts a run again when NATS went away under it (a store call timed out), instead of failing it", async () => {
+    const d = doubles();
+    const store = createMemoryExperimentStore();
+    await created(store, "nats-restart", baseSpec({ finetuneSizes: [0, 5] }));
+    const memory = createMemoryCellResultStore();
+    let puts = 0;
+    const timeout = Object.assign(new Error("timeout"), { name: "TimeoutError" });
+    const cells: CellResultStore = {
+      ...memory,
+      // The first finished cell's write times out, as while NATS restarts.
+      put: (id, result) => (++puts === 1 ? Promise.reject(timeout) : memory.put(id, result)),
+    };
+    const { instance, logs } = runner(d, store, { cells });
+    await instance.start("nats-restart");
+    const end = await finished(store, "nats-restart");
+    assert.equal(end.state, ExperimentState.SUCCEEDED, end.error);
+    assert.equal(end.cellsDone, 2);
+    assert.ok(
+      logs.some((l) => l.includes("interrupted") && l.includes("TimeoutError")),
+      logs.join("\n"),
+    );
+    assert.ok(
+      logs.some((l) => l.includes("adopting an experiment run")),
+      "started again, counted as an adoption",
+    );
+  });
+
   it("a store that fails under a run is logged, never an unhandled rejection", async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);

@@ -21,6 +21,7 @@ import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy, withRetries } 
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
 import type { AnswerJournal } from "./answer-journal.js";
+import { isRunInterruption } from "./run-interruptions.js";
 import { type Cell, enumerateCells } from "./cells.js";
 import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
@@ -30,6 +31,8 @@ import { StageProgress } from "./stage-progress.js";
 
 /** Adoptions of one run, without a cell finished in between, after which it fails instead. */
 export const DEFAULT_MAX_ADOPTIONS = 3;
+/** Pause before a run a passing fault stopped starts again (NATS restarting takes about this long). */
+const RELAUNCH_DELAY_MS = 2000;
 
 export interface ExperimentClients extends CellClients {
   retriever: Client<typeof RetrieverService>;
@@ -65,6 +68,7 @@ export interface ExperimentRunnerDeps {
 export class ExperimentRunner {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private adoptTimer?: NodeJS.Timeout;
+  private stopping = false;
   private readonly clients: ExperimentClients;
 
   constructor(private readonly deps: ExperimentRunnerDeps) {
@@ -123,15 +127,34 @@ export class ExperimentRunner {
     const done = context
       .with(ROOT_CONTEXT, () => this.run(id, controller.signal))
       // Whatever escapes a run is logged here: a rejection nobody awaits would end the gateway process.
-      .catch((error) => this.deps.logger.error("experiment run crashed", { experiment: id, error: String(error) }))
-      .finally(async () => {
+      .catch((error) => {
+        this.deps.logger.error("experiment run crashed", { experiment: id, error: String(error) });
+        return undefined;
+      })
+      .then(async (outcome) => {
         clearInterval(renewal);
         this.running.delete(id);
         this.limits.delete(id);
         await lease?.release().catch(() => {});
+        if (outcome === "interrupted") this.relaunchLater(id);
       });
     this.running.set(id, { controller, done });
     return true;
+  }
+
+  /**
+   * Starts an interrupted run again after a pause, as an adoption: counted, so a fault that never passes fails the
+   * run after maxAdoptions. Another replica may take it first (its lease is free meanwhile).
+   */
+  private relaunchLater(id: string): void {
+    if (this.stopping) return;
+    const timer = setTimeout(() => {
+      this.launch(id, true).catch((error) => {
+        // NATS may still be away: the orphan scan (with leases) or the next start picks the run up.
+        this.deps.logger.warn("could not start an interrupted run again", { experiment: id, error: String(error) });
+      });
+    }, RELAUNCH_DELAY_MS);
+    timer.unref();
   }
 
   /**
@@ -208,14 +231,16 @@ export class ExperimentRunner {
   }
 
   async stopAll(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.adoptTimer);
     for (const { controller } of this.running.values()) controller.abort(new Error("gateway shutting down"));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
-  private async run(id: string, signal: AbortSignal): Promise<void> {
+  /** Runs the cells left; "interrupted" when a passing fault stopped it (it is still RUNNING, to start again). */
+  private async run(id: string, signal: AbortSignal): Promise<"interrupted" | undefined> {
     const { logger } = this.deps;
-    await withSpan(
+    return withSpan(
       "ragtune.gateway",
       "ragtune.gateway.experiment.run",
       { "ragtune.experiment.id": id },
@@ -230,9 +255,9 @@ export class ExperimentRunner {
         const fatal = new AbortController();
         const runSignal = AbortSignal.any([signal, fatal.signal]);
         const failures: string[] = [];
+        const cellRuns: Promise<void>[] = [];
         try {
           const pending = await this.cellsLeft(id, enumerateCells(experiment.spec!));
-          const cellRuns: Promise<void>[] = [];
           for (const [name, cells] of pending) {
             if (runSignal.aborted) break;
             const dataset = await this.prepare(id, experiment, cells[0], progress, runSignal);
@@ -263,6 +288,9 @@ export class ExperimentRunner {
             e.currentStage = "";
           });
         } catch (error) {
+          // Nothing of this run may still be calling out when it is recorded as stopped or started again.
+          fatal.abort(error);
+          await Promise.allSettled(cellRuns);
           progress.stop();
           if (signal.aborted) {
             logger.info("experiment run stopped", {
@@ -271,6 +299,10 @@ export class ExperimentRunner {
             });
             return;
           }
+          if (isRunInterruption(error)) {
+            logger.warn("experiment run interrupted; it starts again", { experiment: id, error: String(error) });
+            return "interrupted";
+          }
           logger.error("experiment failed", { experiment: id, error: String(error) });
           await this.update(id, (e) => {
             if (e.state !== ExperimentState.RUNNING) return;
@@ -278,6 +310,7 @@ export class ExperimentRunner {
             e.error = [...failures.sort(), (error as Error).message].join("\n");
           });
         }
+        return undefined;
       },
     );
   }
