@@ -15,7 +15,7 @@
  *   efficiency = ideal wall / achieved wall, ideal = max(that work / 8, the longest single job).
  * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -101,7 +101,7 @@ const env: NodeJS.ProcessEnv = {
   GENERATOR_OPENAI_ADAPTER_DIR: join(dataDir, "adapters"),
   JUDGE_OPENAI_BASE_URL: fake.baseUrl,
   JUDGE_MODEL,
-  RAGTUNE_LOG_LEVEL: "warn",
+  RAGTUNE_LOG_LEVEL: process.env.SIM_LOG_LEVEL ?? "warn",
 };
 const stack = await startLocalStack({
   env: { ...env, AGENT_NODE_ID: "sim-node-gpu0" },
@@ -289,6 +289,8 @@ try {
   console.error(error);
   console.error(logs.slice(-30).join("\n"));
 } finally {
+  // Every service line, for a run that needs explaining (SIM_LOG_LEVEL=info for more than warnings).
+  if (process.env.SIM_LOG_FILE) writeFileSync(process.env.SIM_LOG_FILE, `${logs.join("\n")}\n`);
   for (const agent of extraAgents) agent.kill("SIGTERM");
   await stack.stop();
   await nats.stop();
