@@ -13,6 +13,7 @@ import {
   createPlantedEffect,
   type FakeOpenAiServer,
   type PlantedEffect,
+  type RecordedRequest,
   startFakeOpenAiServer,
 } from "@ragtune/testing";
 import { plantedItems } from "../support/planted-stack.js";
@@ -44,6 +45,8 @@ export interface FaultRunResult {
   llmRequests: Map<string, number>;
   /** LLM requests whose caller went away before they were answered (killed mid-request). */
   abandonedLlmRequests: number;
+  /** Answered LLM requests by key, with when each arrived (ms after start): where a repeat came from. */
+  llmArrivals: Map<string, number[]>;
 }
 
 /** mulberry32: a small seeded generator, so a seed gives the same schedule every time. */
@@ -77,6 +80,8 @@ export function killSchedule(
   return plan;
 }
 
+const requestKey = (r: RecordedRequest) => `${r.path} ${JSON.stringify(r.body ?? {})}`;
+
 /**
  * Requests that made the model work (not polls or listings) and whose answer reached the caller, keyed by
  * everything that decides the answer. A request whose caller was killed before its reply was made drew no answer
@@ -87,7 +92,7 @@ function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
   for (const r of fake.requests) {
     if (r.outcome !== "answered") continue;
     if (r.method !== "POST" || !/\/(chat\/completions|completions|fine_tuning\/jobs)$/.test(r.path)) continue;
-    const key = `${r.path} ${JSON.stringify(r.body ?? {})}`;
+    const key = requestKey(r);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;
@@ -208,7 +213,13 @@ export async function runFaultExperiment(options: FaultRunOptions): Promise<Faul
     }
     const { rows } = await gateway().getResults({ experimentId });
     const abandonedLlmRequests = fake.requests.filter((r) => r.outcome === "abandoned").length;
-    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake), abandonedLlmRequests };
+    const llmArrivals = new Map<string, number[]>();
+    for (const r of fake.requests) {
+      if (r.outcome !== "answered") continue;
+      const key = requestKey(r);
+      llmArrivals.set(key, [...(llmArrivals.get(key) ?? []), r.receivedAt - started]);
+    }
+    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake), abandonedLlmRequests, llmArrivals };
   } finally {
     await stack?.stop();
     await fake.close();

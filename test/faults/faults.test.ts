@@ -52,7 +52,11 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
       repeatedByModel: repeatedByModel(faulted.llmRequests, clean.llmRequests),
       abandonedLlmRequests: faulted.abandonedLlmRequests,
     };
-    const report = `${JSON.stringify(measured)} (killed: ${killed})`;
+    // When each repeated request was answered (ms after start), to set beside the kills.
+    const repeatsAt = [...faulted.llmArrivals]
+      .filter(([key, at]) => at.length > (clean.llmRequests.get(key) ?? 0))
+      .map(([key, at]) => `${/"model":"([^"]*)"/.exec(key)?.[1]}@${at.join("/")}ms`);
+    const report = `${JSON.stringify(measured)} (killed: ${killed}; repeats answered at: ${repeatsAt.join(", ") || "none"})`;
     console.log(`faults measured: ${report}`);
     assert.ok(measured.kills >= 5, `kills happened while the run ran: ${report}`);
     assert.equal(measured.lostCells, 0, report);

@@ -9,7 +9,12 @@ import { CriterionScoreSchema, JudgeService, ScoreResponseSchema, ScoringMode } 
 import { TrainerService } from "@ragtune/contracts/trainer";
 import type { QaItem } from "@ragtune/datasets";
 import { connectNats, createLogger, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
-import { type AnswerJournal, createKvAnswerJournal, createMemoryAnswerJournal } from "./answer-journal.js";
+import {
+  type AnswerJournal,
+  createKvAnswerJournal,
+  createMemoryAnswerJournal,
+  patientJournal,
+} from "./answer-journal.js";
 import { runCell } from "./cell-runner.js";
 
 const items: QaItem[] = ["q1", "q2", "q3"].map((id) => ({
@@ -110,6 +115,35 @@ describe("a cell run again takes the answers its generator already gave", () => 
     const again = await runWith(none, "second");
     await again.result;
     assert.equal(again.asked.length, 3);
+  });
+});
+
+describe("patientJournal", () => {
+  const logger = createLogger("answer-journal-test", { level: "error" });
+  const answer = { answer: "x", latencySeconds: 1, outputTokens: 2 };
+
+  it("waits out NATS restarting (calls that time out) and keeps the answer", async () => {
+    const inner = createMemoryAnswerJournal().forCell("e", "nq.m0.0");
+    let failures = 2;
+    const flaky = {
+      get: inner.get,
+      put: async (itemId: string, a: typeof answer) => {
+        if (failures-- > 0) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+        await inner.put(itemId, a);
+      },
+    };
+    await patientJournal(flaky, logger).put("q1", answer);
+    assert.deepEqual(await inner.get("q1"), answer);
+  });
+
+  it("passes on an error that waiting cannot fix", async () => {
+    const broken = {
+      get: async () => undefined,
+      put: async () => {
+        throw new Error("maximum bytes exceeded");
+      },
+    };
+    await assert.rejects(patientJournal(broken, logger).put("q1", answer), /maximum bytes exceeded/);
   });
 });
 

@@ -7,7 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { type NatsHandle, openKv } from "@ragtune/runtime";
+import { type Logger, type NatsHandle, openKv } from "@ragtune/runtime";
+import { sleep } from "./call-retries.js";
+import { isRunInterruption } from "./run-interruptions.js";
 
 export const ANSWER_JOURNAL_BUCKET = "ragtune_experiment_generated";
 /** Long enough for a paused run to be resumed weeks later; a run that waits longer asks again. */
@@ -31,6 +33,37 @@ export interface AnswerJournal {
   forCell(experimentId: string, cellKey: string): CellAnswerJournal;
   /** Drops a finished cell's entries. */
   forget(experimentId: string, cellKey: string): Promise<void>;
+}
+
+/** How long a journal call waits out NATS restarting before the cell goes on without it. */
+const PATIENCE_MS = 30_000;
+
+/**
+ * A cell's journal that rides out NATS restarting: a call that fails for a passing reason is tried again for up
+ * to 30 s, and after that the cell goes on without it (an answer not kept is only asked again if the cell is run
+ * again; an answer not found is asked for). The journal saves work; it must never be why a cell stops.
+ */
+export function patientJournal(journal: CellAnswerJournal, logger: Logger, signal?: AbortSignal): CellAnswerJournal {
+  async function patiently<T>(what: string, call: () => Promise<T>, otherwise: T): Promise<T> {
+    const started = Date.now();
+    for (let delayMs = 250; ; delayMs = Math.min(4000, delayMs * 2)) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!isRunInterruption(error)) throw error;
+        if (signal?.aborted || Date.now() - started + delayMs > PATIENCE_MS) {
+          logger.warn(`answer journal unreachable; going on without it (${what})`, { error: String(error) });
+          return otherwise;
+        }
+        await sleep(delayMs, signal).catch(() => {});
+      }
+    }
+  }
+  return {
+    get: (itemId) => patiently("an answer given before is asked for again", () => journal.get(itemId), undefined),
+    put: (itemId, answer) =>
+      patiently("this answer is not kept for a rerun", () => journal.put(itemId, answer), undefined),
+  };
 }
 
 /** Item ids come from datasets (any characters, any length): a KV key token is their hash. */

@@ -20,7 +20,7 @@ import { BackendLimits } from "./backend-limits.js";
 import { DEFAULT_RETRY_POLICY, resilientClient, type RetryPolicy, withRetries } from "./call-retries.js";
 import type { CellResultStore } from "./cell-results.js";
 import { CellFailedError, type CellClients, runCell } from "./cell-runner.js";
-import type { AnswerJournal } from "./answer-journal.js";
+import { type AnswerJournal, patientJournal } from "./answer-journal.js";
 import { isRunInterruption } from "./run-interruptions.js";
 import { type Cell, enumerateCells } from "./cells.js";
 import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
@@ -382,7 +382,7 @@ export class ExperimentRunner {
         limits: this.limitsFor(id, experiment),
         progress,
         retry: this.retry,
-        journal: this.deps.journal?.forCell(id, cell.key),
+        journal: this.deps.journal && patientJournal(this.deps.journal.forCell(id, cell.key), this.deps.logger, signal),
         writeAnswers: (records) => this.deps.cells.writeAnswers(id, cell.key, records),
       }),
     );

@@ -117,6 +117,8 @@ export interface RecordedRequest {
    * request. Unset while it is being answered.
    */
   outcome?: "answered" | "abandoned";
+  /** When it arrived (Date.now()). */
+  receivedAt: number;
 }
 
 export interface FakeOpenAiServer {
@@ -194,6 +196,7 @@ export async function startFakeOpenAiServer(options: FakeOpenAiServerOptions = {
       path,
       body,
       authorization: req.headers.authorization,
+      receivedAt: Date.now(),
     };
     requests.push(recorded);
     let callerGone = false;
