@@ -6,9 +6,9 @@
 import {
   DEFAULT_MANIFEST_MAX_BYTES,
   DEFAULT_MANIFEST_TIMEOUT_MS,
-  findPool,
   type ManifestAccess,
   ManifestAccessError,
+  ManifestError,
   type ObjectReader,
   parseManifest,
   readManifestBytes,
@@ -56,9 +56,42 @@ export type ManifestLimits = Partial<Omit<ManifestAccess, "readObject" | "roots"
 
 /** The size of the pool a job names, read within the trainer's manifest access rules. */
 export function createPoolSizeReader(nats: NatsHandle, limits: ManifestLimits = {}) {
-  const access: ManifestAccess = { ...limits, roots: limits.roots ?? [], readObject: createObjectReader(nats) };
+  return createManifestPoolSizes({ ...limits, roots: limits.roots ?? [], readObject: createObjectReader(nats) });
+}
+
+/** Manifests whose pool sizes are kept (by URI and sha256): an experiment's grid names one per dataset. */
+const POOL_SIZE_CACHE_ENTRIES = 32;
+
+/**
+ * Pool sizes from manifests read within `access`. An experiment submits its whole grid at once, every job naming
+ * the same manifest (tens of MB: each pair carries its retrieved contexts): reading and parsing it once per job
+ * held the trainer's event loop long enough for its NATS requests and the agents' heartbeats to time out. So
+ * reads of one manifest at the same time share one read, and a manifest named with its sha256 (immutable
+ * content) keeps its pool sizes for later jobs. A failed read is not kept.
+ */
+export function createManifestPoolSizes(access: ManifestAccess) {
+  const sizes = new Map<string, Promise<Map<string, number>>>();
+  const read = async (uri: string) => {
+    const manifest = parseManifest(await readManifestBytes(uri, access));
+    return new Map(Object.entries(manifest.pools).map(([name, pool]) => [name, pool.items.length]));
+  };
   return async (ref: TrainingDataRef): Promise<number> => {
-    const bytes = await readManifestBytes(ref.manifestUri, access);
-    return findPool(parseManifest(bytes), ref.pool).items.length;
+    const key = `${ref.manifestUri}\n${ref.manifestSha256}`;
+    let pools = sizes.get(key);
+    if (!pools) {
+      pools = read(ref.manifestUri);
+      sizes.set(key, pools);
+      // Without a sha256 the object may change: only reads in flight together share the result.
+      const forget = () => sizes.get(key) === pools && sizes.delete(key);
+      pools.then(() => ref.manifestSha256 || forget(), forget);
+      while (sizes.size > POOL_SIZE_CACHE_ENTRIES) sizes.delete(sizes.keys().next().value!);
+    }
+    const size = (await pools).get(ref.pool);
+    if (size === undefined) {
+      throw new ManifestError(
+        `pool "${ref.pool}" is not in the manifest (it has ${[...(await pools).keys()].join(", ")})`,
+      );
+    }
+    return size;
   };
 }

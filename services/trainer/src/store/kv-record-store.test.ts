@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { JobSchema, JobState } from "@ragtune/contracts/trainer";
+import type { KV } from "@nats-io/kv";
 import { connectNats, type LocalNats, type NatsHandle, startTestNats } from "@ragtune/runtime";
 import { createKvRecordStore, openKvBucket } from "./kv-record-store.js";
 import { RevisionConflictError, type Versioned } from "./record-store.js";
@@ -40,5 +42,24 @@ describe("KV record store on NATS JetStream", () => {
       [r1, r2],
     );
     stop();
+  });
+
+  it("answers UNAVAILABLE when NATS does not answer, so a submission is retried rather than failed INTERNAL", async () => {
+    // A KV whose every request times out, as nats.js reports it (TimeoutError "timeout").
+    const timeout = () => Promise.reject(Object.assign(new Error("timeout"), { name: "TimeoutError" }));
+    const kv = { get: timeout, create: timeout, update: timeout, put: timeout, keys: timeout } as unknown as KV;
+    const store = createKvRecordStore(kv, JobSchema);
+    const job = create(JobSchema, { jobId: "a", state: JobState.QUEUED });
+    const unavailable = (error: unknown) => {
+      assert.ok(error instanceof ConnectError, String(error));
+      assert.equal(error.code, Code.Unavailable);
+      assert.match(error.message, /trainer store \(NATS KV\): \w+ "(a|\*)" failed: timeout/);
+      return true;
+    };
+    await assert.rejects(store.get("a"), unavailable);
+    await assert.rejects(store.create("a", job), unavailable);
+    await assert.rejects(store.update("a", job, 1), unavailable);
+    await assert.rejects(store.put("a", job), unavailable);
+    await assert.rejects(store.list(), unavailable);
   });
 });

@@ -6,7 +6,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { StorageType } from "@nats-io/jetstream";
 import type { KV, Kvm } from "@nats-io/kv";
-import { isKvRevisionConflict, openKv } from "@ragtune/runtime";
+import { isKvRevisionConflict, openKv, unavailable } from "@ragtune/runtime";
 import { type RecordStore, RevisionConflictError, type Versioned } from "./record-store.js";
 
 export interface KvBucketOptions {
@@ -19,13 +19,25 @@ export async function openKvBucket(kvm: Kvm, bucket: string, options: KvBucketOp
   return openKv(kvm, bucket, { history: 1, replicas: options.replicas ?? 1, storage: StorageType.File });
 }
 
+/**
+ * A KV operation that failed for any reason other than a revision conflict (a request timed out, no responders,
+ * the connection closed) is the store being unreachable: UNAVAILABLE, which callers retry, not the INTERNAL a
+ * raw NATS error becomes. A busy NATS (a burst of job submissions) timed a write out and ended a whole experiment.
+ */
+function storeUnavailable(what: string, key: string, error: unknown): Error {
+  if (isKvRevisionConflict(error)) return new RevisionConflictError(key);
+  return unavailable(`trainer store (NATS KV): ${what} "${key}" failed: ${(error as Error).message}`, error);
+}
+
 export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): RecordStore<MessageShape<D>> {
   type T = MessageShape<D>;
   const decode = (data: Uint8Array) => fromBinary(schema, data) as T;
   const encode = (value: T) => toBinary(schema, value);
 
   async function get(key: string): Promise<Versioned<T> | undefined> {
-    const entry = await kv.get(key);
+    const entry = await kv.get(key).catch((error) => {
+      throw storeUnavailable("get", key, error);
+    });
     if (entry?.operation !== "PUT") return undefined;
     return { value: decode(entry.value), revision: entry.revision };
   }
@@ -33,7 +45,11 @@ export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): R
   return {
     async list() {
       const keys: string[] = [];
-      for await (const key of await kv.keys()) keys.push(key);
+      try {
+        for await (const key of await kv.keys()) keys.push(key);
+      } catch (error) {
+        throw storeUnavailable("list", "*", error);
+      }
       const records = await Promise.all(keys.map(get));
       return records.filter((r): r is Versioned<T> => r !== undefined);
     },
@@ -42,20 +58,22 @@ export function createKvRecordStore<D extends DescMessage>(kv: KV, schema: D): R
       try {
         return await kv.create(key, encode(value));
       } catch (error) {
-        if (isKvRevisionConflict(error)) throw new RevisionConflictError(key);
-        throw error;
+        throw storeUnavailable("create", key, error);
       }
     },
     async update(key, value, revision) {
       try {
         return await kv.update(key, encode(value), revision);
       } catch (error) {
-        if (isKvRevisionConflict(error)) throw new RevisionConflictError(key);
-        throw error;
+        throw storeUnavailable("update", key, error);
       }
     },
     async put(key, value) {
-      return kv.put(key, encode(value));
+      try {
+        return await kv.put(key, encode(value));
+      } catch (error) {
+        throw storeUnavailable("put", key, error);
+      }
     },
     async watch(onChange) {
       const watcher = await kv.watch({ include: "updates" });
