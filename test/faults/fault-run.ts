@@ -47,6 +47,8 @@ export interface FaultRunResult {
   abandonedLlmRequests: number;
   /** Answered LLM requests by key, with when each arrived (ms after start): where a repeat came from. */
   llmArrivals: Map<string, number[]>;
+  /** The services' warnings and errors, to read beside the repeats. */
+  warnings: string[];
 }
 
 /** mulberry32: a small seeded generator, so a seed gives the same schedule every time. */
@@ -80,6 +82,8 @@ export function killSchedule(
   return plan;
 }
 
+const isLlmWork = (r: RecordedRequest) =>
+  r.method === "POST" && /\/(chat\/completions|completions|fine_tuning\/jobs)$/.test(r.path);
 const requestKey = (r: RecordedRequest) => `${r.path} ${JSON.stringify(r.body ?? {})}`;
 
 /**
@@ -90,8 +94,7 @@ const requestKey = (r: RecordedRequest) => `${r.path} ${JSON.stringify(r.body ??
 function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of fake.requests) {
-    if (r.outcome !== "answered") continue;
-    if (r.method !== "POST" || !/\/(chat\/completions|completions|fine_tuning\/jobs)$/.test(r.path)) continue;
+    if (r.outcome !== "answered" || !isLlmWork(r)) continue;
     const key = requestKey(r);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
@@ -215,11 +218,19 @@ export async function runFaultExperiment(options: FaultRunOptions): Promise<Faul
     const abandonedLlmRequests = fake.requests.filter((r) => r.outcome === "abandoned").length;
     const llmArrivals = new Map<string, number[]>();
     for (const r of fake.requests) {
-      if (r.outcome !== "answered") continue;
+      if (r.outcome !== "answered" || !isLlmWork(r)) continue;
       const key = requestKey(r);
       llmArrivals.set(key, [...(llmArrivals.get(key) ?? []), r.receivedAt - started]);
     }
-    return { experiment: ended, rows, kills, llmRequests: countLlmRequests(fake), abandonedLlmRequests, llmArrivals };
+    return {
+      experiment: ended,
+      rows,
+      kills,
+      llmRequests: countLlmRequests(fake),
+      abandonedLlmRequests,
+      llmArrivals,
+      warnings: stack.logs.filter((line) => /"level":"(warn|error)"/.test(line)),
+    };
   } finally {
     await stack?.stop();
     await fake.close();

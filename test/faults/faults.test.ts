@@ -6,6 +6,7 @@
  * also change the rows). Loopback only; every run has a hard deadline and fails with the stack's logs.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -58,6 +59,9 @@ describe(`fault injection: ${KILLS} SIGKILLs (NATS and every service) during one
       .map(([key, at]) => `${/"model":"([^"]*)"/.exec(key)?.[1]}@${at.join("/")}ms`);
     const report = `${JSON.stringify(measured)} (killed: ${killed}; repeats answered at: ${repeatsAt.join(", ") || "none"})`;
     console.log(`faults measured: ${report}`);
+    if (measured.repeatedLlmCalls > 0 && process.env.FAULTS_LOG) {
+      writeFileSync(process.env.FAULTS_LOG, faulted.warnings.join("\n"));
+    }
     assert.ok(measured.kills >= 5, `kills happened while the run ran: ${report}`);
     assert.equal(measured.lostCells, 0, report);
     assert.deepEqual(comparableRows(faulted.rows), comparableRows(clean.rows), report);
