@@ -19,7 +19,7 @@ import { CriterionScoreSchema, JudgeService, ScoreResponseSchema, ScoringMode } 
 import { RetrieverService } from "@ragtune/contracts/retriever";
 import { JobSchema, JobState, TrainerService } from "@ragtune/contracts/trainer";
 import { writeDemoCorpus } from "@ragtune/demo-corpus";
-import { createLogger } from "@ragtune/runtime";
+import { createLogger, type Lease } from "@ragtune/runtime";
 import { type CellResultStore, createMemoryCellResultStore } from "./cell-results.js";
 import { ExperimentRunner } from "./experiment-runner.js";
 import { countCells, withDefaults } from "./experiment-spec.js";
@@ -168,7 +168,12 @@ const FAST_RETRY = {
 function runner(
   d: Doubles,
   store: ExperimentStore,
-  options: { retry?: typeof FAST_RETRY; maxAdoptions?: number; cells?: CellResultStore } = {},
+  options: {
+    retry?: typeof FAST_RETRY;
+    maxAdoptions?: number;
+    cells?: CellResultStore;
+    leaseFor?: (experimentId: string) => Lease;
+  } = {},
 ) {
   const transport = backends(d);
   const logs: string[] = [];
@@ -187,6 +192,7 @@ function runner(
     logger,
     retry: options.retry ?? FAST_RETRY,
     maxAdoptions: options.maxAdoptions,
+    leaseFor: options.leaseFor,
     progressEveryMs: 10,
   });
   return { instance, cells, logs };
@@ -475,6 +481,34 @@ describe("experiment runner", () => {
     assert.ok(
       logs.some((l) => l.includes("adopting an experiment run")),
       "started again, counted as an adoption",
+    );
+  });
+
+  it("writes no cell result once its lease may have lapsed (another gateway may hold the run)", async () => {
+    const d = doubles();
+    const store = createMemoryExperimentStore();
+    await created(store, "fenced", baseSpec({ finetuneSizes: [0] }));
+    let held = true;
+    const lease: Lease = {
+      ttlMs: 60_000,
+      revision: 1,
+      claim: async () => "renewed",
+      release: async () => {},
+      held: () => held,
+    };
+    const cells = createMemoryCellResultStore();
+    const { instance, logs } = runner(d, store, { cells, leaseFor: () => lease });
+    held = false; // as if this gateway stalled past its lease while the cell ran
+    await instance.start("fenced");
+    for (let waited = 0; instance.isRunning("fenced") && waited < 20_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(instance.isRunning("fenced"), false, "the run stopped itself");
+    assert.deepEqual(await cells.list("fenced"), []);
+    assert.equal((await store.get("fenced"))?.state, ExperimentState.RUNNING, "left for the lease's holder");
+    assert.ok(
+      logs.some((l) => l.includes("lease lapsed")),
+      logs.join("\n"),
     );
   });
 

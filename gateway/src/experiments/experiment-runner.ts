@@ -27,6 +27,7 @@ import { type DatasetAccess, defaultDatasetAccess } from "./dataset-access.js";
 import { type PreparedDataset, prepareDataset } from "./dataset-preparation.js";
 import type { ExperimentStore } from "./experiment-store.js";
 import type { ManifestStore } from "./manifest-store.js";
+import { type ContextStore, createMemoryContextStore } from "./question-contexts.js";
 import { StageProgress } from "./stage-progress.js";
 
 /** Adoptions of one run, without a cell finished in between, after which it fails instead. */
@@ -48,6 +49,11 @@ export interface ExperimentRunnerDeps {
   workDir: string;
   /** Where the trainer's agents read split manifests from; without one, the files in workDir (a shared disk). */
   manifests?: ManifestStore;
+  /**
+   * Where each question's retrieved chunks are kept from preparation to the last cell, outside the process and
+   * across restarts; without: in this process's memory, for as long as it runs.
+   */
+  contexts?: ContextStore;
   /** Where datasets may be read from; default: the default data roots. */
   datasetAccess?: DatasetAccess;
   logger: Logger;
@@ -66,12 +72,18 @@ export interface ExperimentRunnerDeps {
 }
 
 export class ExperimentRunner {
-  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Runs in this process; `holds` is false once this gateway's lease on the run may have lapsed. */
+  private readonly running = new Map<
+    string,
+    { controller: AbortController; done: Promise<void>; holds: () => boolean }
+  >();
   private adoptTimer?: NodeJS.Timeout;
   private stopping = false;
   private readonly clients: ExperimentClients;
+  private readonly contexts: ContextStore;
 
   constructor(private readonly deps: ExperimentRunnerDeps) {
+    this.contexts = deps.contexts ?? createMemoryContextStore();
     const policy: RetryPolicy = {
       ...(deps.retry ?? DEFAULT_RETRY_POLICY),
       onRetry: (info) =>
@@ -138,7 +150,7 @@ export class ExperimentRunner {
         await lease?.release().catch(() => {});
         if (outcome === "interrupted") this.relaunchLater(id);
       });
-    this.running.set(id, { controller, done });
+    this.running.set(id, { controller, done, holds: () => !lease || lease.held() });
     return true;
   }
 
@@ -281,12 +293,18 @@ export class ExperimentRunner {
           await Promise.allSettled(cellRuns);
           if (runSignal.aborted) throw runSignal.reason;
           await progress.flush();
-          await this.update(id, (e) => {
+          const finished = await this.update(id, (e) => {
             if (e.state !== ExperimentState.RUNNING) return; // cancelled through another replica meanwhile
             e.state = failures.length ? ExperimentState.FAILED : ExperimentState.SUCCEEDED;
             e.error = failures.sort().join("\n");
             e.currentStage = "";
           });
+          // Every answer record holds its chunks now; a failed run keeps them for the cells it runs again.
+          if (finished.state === ExperimentState.SUCCEEDED) {
+            await this.contexts.forget(id).catch((error) => {
+              logger.warn("could not drop a finished run's retrieved chunks", { experiment: id, error: String(error) });
+            });
+          }
         } catch (error) {
           // Nothing of this run may still be calling out when it is recorded as stopped or started again.
           fatal.abort(error);
@@ -346,6 +364,7 @@ export class ExperimentRunner {
         retriever: this.clients.retriever,
         manifests: this.deps.manifests,
         access: this.deps.datasetAccess ?? defaultDatasetAccess(),
+        contexts: this.contexts.forDataset(id, cell.dataset.name),
         signal,
         onRetrieved: (done, total) => {
           if (done <= retrieved) return;
@@ -386,6 +405,7 @@ export class ExperimentRunner {
         writeAnswers: (records) => this.deps.cells.writeAnswers(id, cell.key, records),
       }),
     );
+    this.fence(id);
     await this.deps.cells.put(id, result);
     // Its answers are in its records now; an entry left behind by a failure here expires with the bucket's TTL.
     await this.deps.journal?.forget(id, cell.key).catch((error: Error) => {
@@ -399,6 +419,20 @@ export class ExperimentRunner {
       e.adoptions = 0; // the run moves on: whatever stopped its gateways before was not a loop
     });
     this.deps.logger.info("cell done", { experiment: id, cell: cell.key });
+  }
+
+  /**
+   * Stops the run before a write that only the lease holder may make, when this gateway's lease may have lapsed
+   * (by its own clock: renewals failed, or the process stalled): another replica may have adopted the run, and
+   * two gateways must never both record a cell. The run stays RUNNING for whichever gateway holds it now.
+   */
+  private fence(id: string): void {
+    const run = this.running.get(id);
+    if (!run || run.holds()) return;
+    run.controller.abort(
+      new Error("lease lapsed before a cell's result was written: another gateway may hold the run"),
+    );
+    throw run.controller.signal.reason;
   }
 
   /** One set of backend slots per run, shared by its cells. */
