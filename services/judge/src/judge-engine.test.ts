@@ -33,4 +33,32 @@ describe("judge engine", () => {
       await h.close();
     }
   });
+
+  it("lets a request already sent finish when its caller cancels, and its score answers the caller's retry", async () => {
+    const h = await startJudgeHarness({ latencyMs: 200 });
+    try {
+      const judge = resolveJudge(
+        create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats: 2 }),
+        "judge",
+        h.backends,
+      );
+      const item = create(ScoreItemSchema, { question: "Capital of France?", answer: "Paris" });
+      // Freeze the steps first, so the cancelled call's only request is the scoring one.
+      await h.engine.scoreItem(create(ScoreItemSchema, { question: "warm-up", answer: "x" }), [ACCURACY], judge);
+      const before = h.chatRequests();
+      const caller = new AbortController();
+      const cancelled = h.engine.scoreItem(item, [ACCURACY], judge, [], caller.signal);
+      setTimeout(() => caller.abort(new Error("gateway went away")), 50);
+      await assert.rejects(cancelled, /gateway went away/);
+      await new Promise((done) => setTimeout(done, 400)); // the request sent before the cancel comes back
+      const sent = h.chatRequests() - before;
+      assert.ok(sent >= 1, "the scoring request was sent before the cancel");
+
+      const retried = await h.engine.scoreItem(item, [ACCURACY], judge);
+      assert.equal(h.chatRequests() - before, sent, "the retry asked the model nothing");
+      assert.ok(retried.scores[0].repeats.every((r) => r.cached));
+    } finally {
+      await h.close();
+    }
+  });
 });

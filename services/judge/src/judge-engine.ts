@@ -179,6 +179,8 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     if (outcome.nIgnored) nIgnoredBy.set(nKey, outcome.nIgnored);
     const fellBack = outcome.nIgnored !== undefined && judge.strategy === RepeatStrategy.SHARED_REQUEST;
     await Promise.all(fresh.map((record) => options.cache.put(keys[record.repeatIndex], record)));
+    // Kept for a retry above; the caller who cancelled meanwhile gets no answer.
+    signal?.throwIfAborted();
     const byIndex = new Map<number, { record: RepeatRecord; cached: boolean }>();
     cached.forEach((record, i) => {
       if (record) byIndex.set(i, { record, cached: true });

@@ -107,6 +107,8 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     const completion = await plan.run(() => {
       // Checked again after waiting for a slot: a cancelled call must not start new requests.
       plan.signal?.throwIfAborted();
+      // One already started is let finish (the client's own deadline bounds it) and its score is cached: the
+      // caller's retry (a gateway restarted mid-batch) then reads it instead of paying again for new samples.
       return plan.backend.complete(
         {
           model: plan.model,
@@ -117,7 +119,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
           topLogprobs: scoreOnly ? TOP_LOGPROBS : 0,
           constrainToForm: !scoreOnly,
         },
-        plan.signal,
+        undefined,
       );
     });
     plan.onCompletion?.({
