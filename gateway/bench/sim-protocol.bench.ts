@@ -15,8 +15,8 @@
  *   efficiency = ideal wall / achieved wall, ideal = max(that work / 8, the longest single job).
  * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { FineTuneMethod } from "@ragtune/contracts/common";
@@ -29,6 +29,7 @@ import { createPlantedEffect, type PacedCall, startFakeOpenAiServer } from "@rag
 import { startLocalStack } from "../src/cli/local-stack.js";
 import { serviceNodeArgs, stackServices } from "../src/stack.js";
 import { describeFigures, FIGURES } from "./sim/published-figures.js";
+import { startModelRouter } from "./sim/model-router.js";
 import { VllmEngineModel } from "./sim/vllm-engine-model.js";
 
 const TIME_FACTOR = Number(process.env.SIM_TIME_FACTOR ?? 120);
@@ -72,12 +73,19 @@ async function pace(call: PacedCall) {
 }
 
 const planted = createPlantedEffect({ items: [], judgeModel: JUDGE_MODEL });
+const respond = (input: Parameters<typeof planted.respond>[0]) => planted.respond(input);
+// One vLLM server per open model (a vLLM server serves one base and its adapters) behind a router the generator
+// talks to; the hosted model, its fine-tuning API and the judge on a server of their own.
+const openServers = await Promise.all(
+  OPEN_MODELS.map((id) => startFakeOpenAiServer({ models: [{ id, maxModelLen: 32_768 }], respond, pace })),
+);
 const fake = await startFakeOpenAiServer({
-  models: [...OPEN_MODELS, HOSTED_MODEL, JUDGE_MODEL].map((id) => ({ id, maxModelLen: 32_768 })),
+  models: [HOSTED_MODEL, JUDGE_MODEL].map((id) => ({ id, maxModelLen: 32_768 })),
   fineTuning: { pollsToSucceed: 3 },
-  respond: (input) => planted.respond(input),
+  respond,
   pace,
 });
+const router = await startModelRouter(new Map(OPEN_MODELS.map((id, i) => [id, openServers[i].baseUrl])), fake.baseUrl);
 const nats = await startTestNats();
 const dataDir = mkdtempSync(join(tmpdir(), "ragtune-sim-"));
 const corpus = join(dataDir, "datasets"); // a folder the gateway reads datasets from
@@ -97,7 +105,7 @@ const env: NodeJS.ProcessEnv = {
   AGENT_PEFT_TEST_STAND_IN_PACE: pace_,
   OPENAI_BASE_URL: fake.baseUrl,
   AGENT_OPENAI_POLL_MS: String(Math.max(20, Math.round((30_000 / TIME_FACTOR) * 1))),
-  GENERATOR_OPENAI_BASE_URL: fake.baseUrl,
+  GENERATOR_OPENAI_BASE_URL: router.baseUrl,
   GENERATOR_OPENAI_ADAPTER_DIR: join(dataDir, "adapters"),
   JUDGE_OPENAI_BASE_URL: fake.baseUrl,
   JUDGE_MODEL,
@@ -174,6 +182,21 @@ const experiments = [
   },
 ];
 
+/** CPU seconds (user + system) the processes used so far, from /proc (Linux); 0 for one that is gone. */
+function cpuSeconds(pids: (number | undefined)[]): number {
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / ticks;
+    } catch {}
+  }
+  return total;
+}
+const loadAtStart = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(" ");
 const realStart = performance.now();
 const simHours = () => ((performance.now() - realStart) / 1000 / 3600) * TIME_FACTOR;
 let failed = false;
@@ -213,7 +236,7 @@ try {
   latest = new Map();
   for (const [id, experiment] of finished) {
     console.log(
-      `${id}: ${ExperimentState[experiment.state]} after ${ends.get(id)!.toFixed(2)} simulated h${experiment.error ? `: ${experiment.error.slice(0, 400)}` : ""}`,
+      `${id}: ${ExperimentState[experiment.state]} after ${(ends.get(id) ?? rawWallHours).toFixed(2)} simulated h${experiment.error ? `: ${experiment.error.slice(0, 400)}` : ""}`,
     );
     if (experiment.state === ExperimentState.FAILED || experiment.state === ExperimentState.CANCELLED) {
       failed = true;
@@ -249,7 +272,10 @@ try {
     `wall on the sped-up clock ${rawWallHours.toFixed(2)} h, of which dataset preparation (real CPU work, ${prepareReal.toFixed(0)} s real) counted at real speed: ${wallHours.toFixed(2)} h`,
   );
 
-  // GPU work: training jobs (start → end on their GPU) and the engines' busy steps.
+  // GPU work: the training the jobs modelled (their tokens × epochs / the training rate, from the adapters'
+  // metrics) and the engines' busy steps. A job holds its GPU from start to end, which is longer: the agent's
+  // real work around training (reading the pool, packing and uploading the adapter) and timer lateness on a
+  // busy machine are multiplied by the time factor too; that hold is printed, not counted as work.
   const cellsDone = [...finished.values()].reduce((sum, e) => sum + e.cellsDone, 0);
   const cellsTotal = [...finished.values()].reduce((sum, e) => sum + e.cellsTotal, 0);
   const { jobs } = await trainer.listJobs({ pageSize: 1000 });
@@ -258,16 +284,26 @@ try {
   // Job times are wall-clock; scale them to simulated time.
   const jobSim = lora.map((j) => (seconds(j.endTime) - seconds(j.startTime)) * TIME_FACTOR);
   const queueSim = lora.map((j) => (seconds(j.startTime) - seconds(j.createTime)) * TIME_FACTOR);
-  const trainGpuSeconds = jobSim.reduce((a, b) => a + b, 0);
+  const heldGpuSeconds = jobSim.reduce((a, b) => a + b, 0);
+  const adapters = (
+    await Promise.all(OPEN_MODELS.map((baseModel) => trainer.listAdapters({ baseModel }).then((r) => r.adapters)))
+  ).flat();
+  const modelledJob = adapters.map((a) => {
+    const rate =
+      FIGURES.SIM_LORA_TOKENS_PER_SECOND.value /
+      (a.spec?.method === FineTuneMethod.QLORA ? FIGURES.SIM_QLORA_SLOWDOWN.value : 1);
+    return (a.metrics.train_tokens ?? 0) / rate;
+  });
+  const trainGpuSeconds = modelledJob.reduce((a, b) => a + b, 0);
   const engineStats = [...engines.values()].map((e) => e.stats);
   const serveGpuSeconds = engineStats.reduce((a, s) => a + s.busySeconds, 0);
   const work = trainGpuSeconds + serveGpuSeconds;
   const wallSeconds = wallHours * 3600;
-  const ideal = Math.max(work / NODE_GPUS, ...jobSim, ...engineStats.map((s) => s.busySeconds));
+  const ideal = Math.max(work / NODE_GPUS, ...modelledJob, ...engineStats.map((s) => s.busySeconds));
   const h = (s: number) => `${(s / 3600).toFixed(2)} h`;
   console.log("where the time went (simulated):");
   console.log(
-    `  fine-tune: ${lora.length} LoRA/QLoRA jobs, ${h(trainGpuSeconds)} GPU time on ${TRAIN_GPUS} GPUs (${((trainGpuSeconds / (TRAIN_GPUS * wallSeconds)) * 100).toFixed(0)}% of their time), longest ${h(Math.max(0, ...jobSim))}, queued ${h(queueSim.reduce((a, b) => a + b, 0))} in total (longest wait ${h(Math.max(0, ...queueSim))})`,
+    `  fine-tune: ${lora.length} LoRA/QLoRA jobs (${adapters.length} adapters), ${h(trainGpuSeconds)} of training as modelled on ${TRAIN_GPUS} GPUs (${((trainGpuSeconds / (TRAIN_GPUS * wallSeconds)) * 100).toFixed(0)}% of their time), longest ${h(Math.max(0, ...modelledJob))}; GPUs held start to end ${h(heldGpuSeconds)} (longest ${h(Math.max(0, ...jobSim))}); queued ${h(queueSim.reduce((a, b) => a + b, 0))} in total (longest wait ${h(Math.max(0, ...queueSim))})`,
   );
   for (const [model, engine] of engines) {
     const s = engine.stats;
@@ -281,8 +317,22 @@ try {
   console.log(
     `  ideal wall (GPU work / ${NODE_GPUS} GPUs, or the longest job): ${h(ideal)}; achieved ${h(wallSeconds)}`,
   );
+  // Whether the sped-up clock can be trusted: the stack's processes share this machine's cores, and a stack
+  // that used most of them ran late against the clock (answers, steps and polls come later than modelled).
+  const realSeconds = (performance.now() - realStart) / 1000;
+  const stackCpu = cpuSeconds([...stack.processes.map((p) => p.child.pid), ...extraAgents.map((a) => a.pid)]);
+  const benchCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  const cores = availableParallelism();
   console.log(
-    `BENCH sim_protocol wall_hours=${complete ? "" : ">"}${wallHours.toFixed(2)} gpu_busy=${(work / (NODE_GPUS * wallSeconds)).toFixed(3)} efficiency=${(ideal / wallSeconds).toFixed(3)} cells_done=${cellsDone}/${cellsTotal}`,
+    `  CPU: services and agents ${stackCpu.toFixed(0)} s, this bench (test backends) ${benchCpu.toFixed(0)} s, over ${realSeconds.toFixed(0)} s real on ${cores} cores (${(((stackCpu + benchCpu) / (realSeconds * cores)) * 100).toFixed(0)}% of the machine; nats-server not counted); load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} (${loadAtStart} at the start)`,
+  );
+  console.log(
+    `  wall with preparation on the sped-up clock (an upper bound): ${rawWallHours.toFixed(2)} h, GPU busy ${(work / (NODE_GPUS * rawWallHours * 3600)).toFixed(3)}`,
+  );
+  console.log(
+    `BENCH sim_protocol wall_hours=${complete ? "" : ">"}${wallHours.toFixed(2)} gpu_busy=${(work / (NODE_GPUS * wallSeconds)).toFixed(3)} efficiency=${(ideal / wallSeconds).toFixed(3)} cells_done=${cellsDone}/${cellsTotal} time_factor=${TIME_FACTOR} wall_hours_upper=${rawWallHours.toFixed(2)}`,
   );
 } catch (error) {
   failed = true;
@@ -294,7 +344,9 @@ try {
   for (const agent of extraAgents) agent.kill("SIGTERM");
   await stack.stop();
   await nats.stop();
+  await router.close();
   await fake.close();
+  for (const server of openServers) await server.close();
   for (const engine of engines.values()) engine.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
