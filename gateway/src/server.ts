@@ -23,6 +23,7 @@ import { ExperimentServiceImpl } from "./experiments/experiment-service.js";
 import { createKvExperimentStore } from "./experiments/experiment-store.js";
 import { datasetAccessFrom } from "./experiments/dataset-access.js";
 import { createObjectStoreManifestStore } from "./experiments/manifest-store.js";
+import { createKvContextStore } from "./experiments/question-contexts.js";
 import { TimeBreakdownRecorder, timedCellStore, timedExperimentStore } from "./telemetry/time-breakdown.js";
 
 export const LEASES_BUCKET = "ragtune_experiment_leases";
@@ -35,6 +36,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
   const store = await createKvExperimentStore(ctx.nats);
   const cells = await createKvCellResultStore(ctx.nats);
   const journal = await createKvAnswerJournal(ctx.nats);
+  const contexts = await createKvContextStore(ctx.nats);
   // Replicas share experiments: each run is leased, so one replica runs it and another adopts it if that one dies.
   const leases = await openKv(ctx.nats.kvm, LEASES_BUCKET, { history: 1 });
   const holder = `gateway@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -61,6 +63,7 @@ export async function build(ctx: ServiceContext<typeof gatewaySettings>): Promis
     },
     workDir: resolve(config.workDir),
     manifests: createObjectStoreManifestStore(ctx.nats.objm),
+    contexts,
     datasetAccess,
     logger: ctx.logger,
     events: ctx.nats,

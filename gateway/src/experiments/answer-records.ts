@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { type AnswerRecord, AnswerRecordSchema } from "@ragtune/contracts/gateway";
 import type { ScoreResponse, ScoringMode } from "@ragtune/contracts/judge";
 import type { Cell } from "./cells.js";
-import type { PreparedDataset } from "./dataset-preparation.js";
+import type { PreparedDataset, RetrievedContext } from "./dataset-preparation.js";
 import type { QaItem } from "@ragtune/datasets";
 
 /** How the judge scored one criterion of a cell. */
@@ -65,10 +65,12 @@ export class JudgeSummaries {
 /** One evaluation answer of a cell with its contexts and every judge repeat. */
 export function answerRecord(options: {
   cell: Cell;
-  prepared: PreparedDataset;
+  prepared: Pick<PreparedDataset, "name">;
   adapterId: string;
   item: QaItem;
   answer: string;
+  /** The chunks the answer was generated from (read from the store by the cell, a batch at a time). */
+  contexts: readonly RetrievedContext[];
   judged?: ScoreResponse;
 }): AnswerRecord {
   const { cell, prepared, item } = options;
@@ -83,7 +85,7 @@ export function answerRecord(options: {
     itemId: item.id,
     question: item.question,
     answer: options.answer,
-    contexts: (prepared.contexts.get(item.id) ?? []).map((c) => ({
+    contexts: options.contexts.map((c) => ({
       text: c.text,
       sourceId: c.sourceId,
       score: c.score,
@@ -96,7 +98,10 @@ export function answerRecord(options: {
 /** A whole cell's records and judge summary at once, from answers and judgements in memory (tests, reports). */
 export function judgedRecords(options: {
   cell: Cell;
-  prepared: PreparedDataset;
+  /** A dataset whose chunks are in memory, unlike a prepared one's. */
+  prepared: Pick<PreparedDataset, "name" | "manifestSha256" | "evalItems"> & {
+    contexts: ReadonlyMap<string, readonly RetrievedContext[]>;
+  };
   adapterId: string;
   answers: ReadonlyMap<string, string>;
   judged: readonly ScoreResponse[];
@@ -105,7 +110,13 @@ export function judgedRecords(options: {
   summaries.add(options.judged);
   const byItem = new Map(options.judged.map((r) => [r.itemId, r]));
   const answers = options.prepared.evalItems.map((item) =>
-    answerRecord({ ...options, item, answer: options.answers.get(item.id) ?? "", judged: byItem.get(item.id) }),
+    answerRecord({
+      ...options,
+      item,
+      answer: options.answers.get(item.id) ?? "",
+      contexts: options.prepared.contexts.get(item.id) ?? [],
+      judged: byItem.get(item.id),
+    }),
   );
   return { manifestSha256: options.prepared.manifestSha256, judge: summaries.summary(), answers };
 }

@@ -14,10 +14,11 @@ import type { Logger } from "@ragtune/runtime";
 import type { CellAnswerJournal, JournalledAnswer } from "./answer-journal.js";
 import { answerRecord, JudgeSummaries } from "./answer-records.js";
 import { BackendLimits } from "./backend-limits.js";
+import { BatchContexts } from "./batch-contexts.js";
 import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy, sleep } from "./call-retries.js";
 import type { CellResult } from "./cell-results.js";
 import { type Cell, jobIdFor } from "./cells.js";
-import { type PreparedDataset, poolName } from "./dataset-preparation.js";
+import { type PreparedDataset, poolName, type RetrievedContext } from "./dataset-preparation.js";
 import { DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
 import type { StageCounter } from "./stage-progress.js";
 
@@ -144,12 +145,16 @@ function generationSettings(spec: ExperimentSpec) {
   };
 }
 
-function scoreItem(prepared: PreparedDataset, item: QaItem, answer: string): MessageInitShape<typeof ScoreItemSchema> {
+function scoreItem(
+  item: QaItem,
+  answer: string,
+  contexts: readonly RetrievedContext[],
+): MessageInitShape<typeof ScoreItemSchema> {
   return {
     itemId: item.id,
     question: item.question,
     answer,
-    contexts: (prepared.contexts.get(item.id) ?? []).map((c) => c.text),
+    contexts: contexts.map((c) => c.text),
     referenceAnswer: item.answer,
     // Every acceptable answer (NQ-open's list, Qasper's annotators): the judge takes the best match over them.
     referenceAnswers: item.answers,
@@ -179,6 +184,8 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   const judgeLimit = limits.for("judge", spec.judge?.model?.backend ?? "");
   const batchCount = Math.ceil(items.length / JUDGE_BATCH);
   const batchOf = (batch: number) => items.slice(batch * JUDGE_BATCH, (batch + 1) * JUDGE_BATCH);
+  // Questions' chunks are read a batch at a time and let go once its records are written, never held for the cell.
+  const contexts = new BatchContexts(prepared.contexts, batchOf, signal);
   const judged = Array.from({ length: batchCount }, () => deferred<ScoreResponse[]>());
   const answeredInBatch = new Map<number, number>();
 
@@ -214,11 +221,21 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
         }
       }
       const byItem = new Map(results.map((r) => [r.itemId, r]));
+      const chunks = await contexts.of(batch);
       for (const item of batchOf(batch)) {
         const answer = answers.get(item.id) ?? "";
         answers.delete(item.id);
-        yield answerRecord({ cell, prepared, adapterId: tuned.adapterId, item, answer, judged: byItem.get(item.id) });
+        yield answerRecord({
+          cell,
+          prepared,
+          adapterId: tuned.adapterId,
+          item,
+          answer,
+          contexts: chunks.get(item.id) ?? [],
+          judged: byItem.get(item.id),
+        });
       }
+      contexts.release(batch);
       batchesWritten = batch + 1;
       wakeGenerators();
     }
@@ -239,18 +256,20 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
 
   let judgeFailure: unknown;
   const judgeBatch = (batch: number) => {
-    const request = {
-      items: batchOf(batch).map((item) => scoreItem(prepared, item, answers.get(item.id) ?? "")),
-      criteria: spec.criteria,
-      judge: spec.judge,
-    };
-    judgeLimit
-      .run(() => clients.judge.scoreBatch(request, { signal }))
+    contexts
+      .of(batch)
+      .then(async (chunks) => {
+        const request = {
+          items: batchOf(batch).map((item) => scoreItem(item, answers.get(item.id) ?? "", chunks.get(item.id) ?? [])),
+          criteria: spec.criteria,
+          judge: spec.judge,
+        };
+        const res = await judgeLimit.run(() => clients.judge.scoreBatch(request, { signal }));
+        options.progress?.add("judge", request.items.length);
+        return res.results;
+      })
       .then(
-        (res) => {
-          options.progress?.add("judge", request.items.length);
-          judged[batch].resolve(res.results);
-        },
+        (results) => judged[batch].resolve(results),
         (error) => {
           judgeFailure ??= asCellFailure(`judging ${cell.key}`, error);
           judged[batch].reject(judgeFailure);
@@ -260,13 +279,14 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
 
   // Workers take questions in order; a batch goes to the judge as soon as its last answer is in.
   let next = 0;
-  const askGenerator = async (item: QaItem): Promise<JournalledAnswer> => {
+  const askGenerator = async (item: QaItem, index: number): Promise<JournalledAnswer> => {
+    const chunks = await contexts.of(Math.floor(index / JUDGE_BATCH));
     const res = await generateLimit
       .run(() =>
         clients.generator.generate(
           {
             question: item.question,
-            contexts: prepared.contexts.get(item.id) ?? [],
+            contexts: [...(chunks.get(item.id) ?? [])],
             model: { baseModel: cell.model.baseModel, backend: cell.model.backend, adapter: tuned.adapterId },
             ...settings,
           },
@@ -287,7 +307,7 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   const generateOne = async (index: number) => {
     const item = items[index];
     // An answer given before this cell was interrupted is taken as it was, not asked for again.
-    const res = (await options.journal?.get(item.id)) ?? (await askGenerator(item));
+    const res = (await options.journal?.get(item.id)) ?? (await askGenerator(item, index));
     // Qasper's reference for a question its paper does not answer is "Unanswerable": a model saying so in
     // other words gave that answer.
     const abstained = prepared.abstentionAnswer && isAbstention(res.answer);

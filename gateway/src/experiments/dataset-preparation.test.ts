@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { DatasetSpecSchema, ExperimentSpecSchema } from "@ragtune/contracts/gateway";
 import { type Chunk, ChunkSchema, RetrieverService, type SearchRequest } from "@ragtune/contracts/retriever";
 import { loadDataset, readManifest } from "@ragtune/datasets";
@@ -14,13 +14,14 @@ import { writeDemoCorpus } from "@ragtune/demo-corpus";
 import { DEFAULT_DATASET_MAX_FILE_BYTES, defaultDataRoots } from "./dataset-access.js";
 import { prepareDataset } from "./dataset-preparation.js";
 import { withDefaults } from "./experiment-spec.js";
+import { type ContextStore, createMemoryContextStore } from "./question-contexts.js";
 
 /**
  * A retriever holding each document as one chunk, answering searches with the documents whose metadata matches
  * the request's filter exactly (as the real one does), and keeping every request so a test can see what the
- * gateway asked for.
+ * gateway asked for. `score` stands for an index that ranks differently; `failAfter` searches, it goes away.
  */
-function documentRetriever() {
+function documentRetriever(options: { score?: number; failAfter?: number } = {}) {
   const chunks: Chunk[] = [];
   const searches: SearchRequest[] = [];
   const transport = createRouterTransport(({ service }) => {
@@ -38,9 +39,12 @@ function documentRetriever() {
         return { documentsIndexed: BigInt(chunks.length) };
       },
       search: async (req) => {
+        if (searches.length >= (options.failAfter ?? Number.POSITIVE_INFINITY)) {
+          throw new ConnectError("retriever restarting", Code.Unavailable);
+        }
         searches.push(req);
         const matches = chunks.filter((c) => Object.entries(req.filter).every(([k, v]) => c.metadata[k] === v));
-        return { results: matches.slice(0, req.topK || 5).map((chunk) => ({ chunk, score: 1 })) };
+        return { results: matches.slice(0, req.topK || 5).map((chunk) => ({ chunk, score: options.score ?? 1 })) };
       },
     });
   });
@@ -58,8 +62,9 @@ async function prepare(
   format: string,
   path: string,
   extra: Partial<{ includeUnanswerable: boolean; name: string }> = {},
+  using: { retriever?: ReturnType<typeof documentRetriever>; contexts?: ContextStore } = {},
 ) {
-  const retriever = documentRetriever();
+  const retriever = using.retriever ?? documentRetriever();
   const dataset = create(DatasetSpecSchema, { format, name: format, paths: [path], ...extra });
   const spec = withDefaults(create(ExperimentSpecSchema, { name: "t", datasets: [dataset], finetuneSizes: [0, 20] }));
   const prepared = await prepareDataset({
@@ -70,6 +75,7 @@ async function prepare(
     createTime: new Date("2026-01-01T00:00:00Z"),
     retriever: retriever.client,
     access: { roots: [dir, ...defaultDataRoots()], maxFileBytes: DEFAULT_DATASET_MAX_FILE_BYTES },
+    contexts: using.contexts?.forDataset(`exp-${extra.name ?? format}-${Object.keys(extra).length}`, dataset.name),
     signal: new AbortController().signal,
   });
   return { prepared, retriever, manifest: await readManifest(prepared.manifestUri) };
@@ -117,7 +123,9 @@ describe("prepareDataset", () => {
       for (const search of retriever.searches) {
         assert.deepEqual({ ...search.filter }, { paper_id: paperOf.get(search.query) }, search.query);
       }
-      for (const [id, contexts] of prepared.contexts) {
+      const asked = Object.values(manifest.pools).flatMap((p) => p.items.map((i) => i.id));
+      for (const id of asked) {
+        const contexts = (await prepared.contexts.get(id)) ?? [];
         assert.ok(contexts.length > 0 && contexts.every((c) => c.sourceId.startsWith(`${paperById.get(id)}#`)), id);
       }
       const papers = (pool: string) => new Set(manifest.pools[pool].items.map((i) => paperById.get(i.id)));
@@ -130,6 +138,43 @@ describe("prepareDataset", () => {
       assert.equal(prepared.abstentionAnswer, "Unanswerable");
     });
   }
+
+  it("keeps each question's chunks once: a resumed preparation reads them back, whatever the index answers now", async () => {
+    const nq = join(dir, "corpus", "nq");
+    const store = createMemoryContextStore();
+    const first = await prepare("nq-open", nq, { name: "kept" }, { contexts: store });
+    const ids = Object.values(first.manifest.pools).flatMap((p) => p.items.map((i) => i.id));
+    assert.equal(first.retriever.searches.length, ids.length, "one search per question of every pool");
+    const evalId = first.manifest.pools.eval.items[0].id;
+    const asFirst = await first.prepared.contexts.get(evalId);
+    assert.ok(asFirst?.length && asFirst.every((c) => c.score === 1));
+
+    // The index ranks differently now (a retriever rebuilt between the run and its resumption).
+    const resumed = await prepare(
+      "nq-open",
+      nq,
+      { name: "kept" },
+      { contexts: store, retriever: documentRetriever({ score: 7 }) },
+    );
+    assert.equal(resumed.retriever.searches.length, 0, "nothing retrieved again");
+    assert.deepEqual(await resumed.prepared.contexts.get(evalId), asFirst, "cells see the first run's chunks");
+    assert.equal(resumed.prepared.manifestSha256, first.prepared.manifestSha256, "the same manifest for the trainer");
+  });
+
+  it("after a preparation cut off mid-retrieval, retrieves only the questions it had not kept", async () => {
+    const nq = join(dir, "corpus", "nq");
+    const store = createMemoryContextStore();
+    const cut = documentRetriever({ failAfter: 30 });
+    await assert.rejects(prepare("nq-open", nq, { name: "cut" }, { contexts: store, retriever: cut }), /restarting/);
+    assert.equal(cut.searches.length, 30, "the other workers stopped when one failed");
+
+    const again = await prepare("nq-open", nq, { name: "cut" }, { contexts: store });
+    const ids = Object.values(again.manifest.pools).flatMap((p) => p.items.map((i) => i.id));
+    assert.equal(again.retriever.searches.length, ids.length - 30);
+    const whole = await prepare("nq-open", nq, { name: "whole" });
+    for (const id of ids)
+      assert.deepEqual(await again.prepared.contexts.get(id), await whole.prepared.contexts.get(id), id);
+  });
 
   it("refuses a stored spec's dataset outside the data roots before reading or indexing anything", async () => {
     const retriever = documentRetriever();

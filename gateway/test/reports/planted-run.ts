@@ -12,7 +12,6 @@ import { seededRandom, spreadOf } from "@ragtune/runtime";
 import { judgedRecords } from "../../src/experiments/answer-records.js";
 import type { CellResult } from "../../src/experiments/cell-results.js";
 import type { Cell } from "../../src/experiments/cells.js";
-import type { PreparedDataset } from "../../src/experiments/dataset-preparation.js";
 import { buildResultRows } from "../../src/experiments/results-table.js";
 
 export const MODELS = ["llama-2-7b-chat", "mistral-7b-instruct"];
@@ -60,7 +59,7 @@ export function plantedRun(judgeMode = ScoringMode.LOGPROB_WEIGHTED, backend = "
       contexts: new Map(
         evalItems.map((item) => [item.id, [{ text: `context of ${item.id}`, sourceId: "c1", score: 2.5 }]]),
       ),
-    } as unknown as PreparedDataset;
+    };
     MODELS.forEach((baseModel, modelIndex) => {
       for (const size of SIZES) {
         const method = size ? FineTuneMethod.LORA : FineTuneMethod.UNSPECIFIED;
