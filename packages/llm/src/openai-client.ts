@@ -180,7 +180,12 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
 
   /** Streams retry only until the response starts: after a chunk has been delivered a retry would repeat text. */
   async function* stream<T>(path: string, body: unknown, call: RequestOptions = {}): AsyncGenerator<T> {
-    const held = await withRetriesHeld(path, { method: "POST", body: JSON.stringify(body) }, call, async (r) => r);
+    const held = await withRetriesHeld(
+      path,
+      { method: "POST", body: JSON.stringify(body), stream: true },
+      call,
+      async (r) => r,
+    );
     const { value: response, controller } = held;
     const idleMs = call.timeoutMs ?? timeoutMs;
     let timer: NodeJS.Timeout | undefined;
