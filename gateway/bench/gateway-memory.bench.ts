@@ -1,14 +1,22 @@
 /**
- * Gateway memory against the size of an experiment: the real gateway process (on real NATS) runs a base-model
- * experiment of 1,000 and then of 10,000 evaluation questions; its peak RSS (VmHWM) is read after each. The
- * retriever, generator and judge are test doubles served over gRPC from this process (instant answers; each
- * search returns 5 chunks of ~800 characters, like real retrieval), so the gateway's own memory is what grows.
- * Prints `BENCH gateway peak_rss_mb_1k=… peak_rss_mb_10k=… rss_mb_idle=…`.
+ * Gateway memory against the size of an experiment: a real gateway process (on real NATS) runs a base-model
+ * experiment of 1,000 evaluation questions, and a fresh one an experiment of 10,000, from the same dataset file
+ * (10,050 questions); each process's peak RSS (VmHWM) is read when its run ends. One process per size, so each
+ * peak is that experiment's own and not the larger of the two. The retriever, generator and judge are test doubles
+ * served over gRPC from this process (instant answers; each search returns 5 chunks of ~800 characters, like real
+ * retrieval), so the gateway's own memory is what grows. Flat means the ratio of the two peaks stays near 1.
+ * Beside RSS, the largest heap left after a full collection (V8's --trace-gc, set by trace-full-gc.mjs): what the
+ * gateway holds, without the garbage V8 lets RSS carry between full collections, which grows with a run's length
+ * and allocation rate rather than with what is kept. BENCH_GATEWAY_NODE_OPTIONS adds V8 options to the gateway
+ * (e.g. --max-old-space-size=256, the heap a container's memory limit would give it).
+ * Prints `BENCH gateway_memory peak_rss_mb_1k=… peak_rss_mb_10k=… ratio=… held_heap_mb_1k=… held_heap_mb_10k=…
+ * held_ratio=… rss_mb_idle=…`.
  */
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
 import { SpreadSchema } from "@ragtune/contracts/common";
 import { ExperimentService, ExperimentState } from "@ragtune/contracts/gateway";
 import { GeneratorService } from "@ragtune/contracts/generator";
@@ -102,27 +110,73 @@ const nats = await startTestNats();
 const doubles = await startDoubles();
 const dataDir = join(dir, "datasets", "bioasq");
 writeBioAsq(dataDir, QUESTIONS);
-const stack = await startLocalStack({
-  env: {
-    ...process.env,
-    NATS_URL: nats.url,
-    RETRIEVER_URL: doubles.url,
-    GENERATOR_URL: doubles.url,
-    JUDGE_URL: doubles.url,
-    TRAINER_URL: doubles.url,
-    GATEWAY_DATA_DIR: join(dir, "gateway"),
-    GATEWAY_DATA_ROOTS: join(dir, "datasets"),
-    RAGTUNE_LOG_LEVEL: "warn",
-  },
-  anyPort: true,
-  services: stackServices.filter((s) => s.name === "gateway"),
-  onLog: (_service, line) => process.env.BENCH_VERBOSE && console.error(line),
-});
-const gatewayProcess = stack.processes[0];
-const gateway = createServiceClient(ExperimentService, gatewayProcess.url);
-const pid = gatewayProcess.child.pid!;
+/** `Mark-Compact 248.1 (278.4) -> 35.7 (72.2) MB, …`: heap used before and after a full collection. */
+const FULL_GC = /Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/;
 
-async function run(experimentId: string, evalSize: number): Promise<number> {
+/** A gateway process of its own (the doubles and NATS are shared), and the heap its full collections left. */
+async function startGateway() {
+  const heap = { held: 0, fullCollections: 0 };
+  const nodeOptions = [
+    process.env.NODE_OPTIONS ?? "",
+    `--import ${new URL("./trace-full-gc.mjs", import.meta.url).href}`,
+    process.env.BENCH_GATEWAY_NODE_OPTIONS ?? "",
+  ];
+  const stack = await startLocalStack({
+    env: {
+      ...process.env,
+      NODE_OPTIONS: nodeOptions.join(" ").trim(),
+      NATS_URL: nats.url,
+      RETRIEVER_URL: doubles.url,
+      GENERATOR_URL: doubles.url,
+      JUDGE_URL: doubles.url,
+      TRAINER_URL: doubles.url,
+      GATEWAY_DATA_DIR: join(dir, "gateway"),
+      GATEWAY_DATA_ROOTS: join(dir, "datasets"),
+      RAGTUNE_LOG_LEVEL: "warn",
+    },
+    anyPort: true,
+    services: stackServices.filter((s) => s.name === "gateway"),
+    onLog: (_service, line) => {
+      const fullGc = FULL_GC.exec(line);
+      if (fullGc) {
+        heap.held = Math.max(heap.held, Math.round(Number(fullGc[1])));
+        heap.fullCollections++;
+      } else if (process.env.BENCH_VERBOSE && !line.includes(" ms: Scavenge")) console.error(line);
+    },
+  });
+  const gatewayProcess = stack.processes[0];
+  return {
+    stack,
+    heap,
+    gateway: createServiceClient(ExperimentService, gatewayProcess.url),
+    pid: gatewayProcess.child.pid!,
+  };
+}
+
+/**
+ * Runs one experiment on a fresh gateway: its peak RSS, its RSS before the run, and the largest heap a full
+ * collection left, MB.
+ */
+async function run(experimentId: string, evalSize: number): Promise<{ peak: number; idle: number; held: number }> {
+  const { stack, heap, gateway, pid } = await startGateway();
+  try {
+    const idle = rssMb(pid, "VmRSS");
+    const peak = await runOn(gateway, pid, experimentId, evalSize);
+    console.log(
+      `${experimentId}: heap held after a full collection at most ${heap.held} MB (${heap.fullCollections} full collections)`,
+    );
+    return { peak, idle, held: heap.held };
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function runOn(
+  gateway: Client<typeof ExperimentService>,
+  pid: number,
+  experimentId: string,
+  evalSize: number,
+): Promise<number> {
   const started = Date.now();
   await gateway.createExperiment({
     experimentId,
@@ -160,12 +214,15 @@ async function run(experimentId: string, evalSize: number): Promise<number> {
 }
 
 try {
-  const idle = rssMb(pid, "VmRSS");
-  const peak1k = await run("memory-1k", 1000);
-  const peak10k = await run("memory-10k", 10_000);
-  console.log(`BENCH gateway peak_rss_mb_1k=${peak1k} peak_rss_mb_10k=${peak10k} rss_mb_idle=${idle}`);
+  const small = await run("memory-1k", 1000);
+  const large = await run("memory-10k", 10_000);
+  const ratio = (large.peak / small.peak).toFixed(2);
+  const heldRatio = (large.held / small.held).toFixed(2);
+  console.log(
+    `BENCH gateway_memory peak_rss_mb_1k=${small.peak} peak_rss_mb_10k=${large.peak} ratio=${ratio} ` +
+      `held_heap_mb_1k=${small.held} held_heap_mb_10k=${large.held} held_ratio=${heldRatio} rss_mb_idle=${small.idle}`,
+  );
 } finally {
-  await stack.stop();
   await doubles.server.close(100);
   await nats.stop();
   rmSync(dir, { recursive: true, force: true });
