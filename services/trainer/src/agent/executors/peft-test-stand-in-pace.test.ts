@@ -66,6 +66,39 @@ describe("PEFT test stand-in, paced", () => {
     }
   });
 
+  it("holds for the modelled time when progress reports take time, instead of adding each step's lateness", async () => {
+    // 10 steps of 40 ms (400 tokens at 1000/s over 10 steps); each progress report holds the event loop 30 ms.
+    const standIn = peftTestStandInFromEnv(env('{"lora": 1000, "qlora": 1000}'))!;
+    const pairs = Array.from({ length: 10 }, (_, i) => ({
+      id: `q${i}`,
+      question: "q".repeat(80),
+      answer: "a".repeat(80),
+      answers: [],
+      contexts: [],
+    }));
+    const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
+    try {
+      const started = performance.now();
+      await standIn.executor.run({
+        job: create(JobSchema, { jobId: "j", spec: { baseModel: "m-7b", epochs: 1, microBatchSize: 1 } }),
+        pairs,
+        trainingDataSha256: "0".repeat(64),
+        workDir: dir,
+        adapterDir: dir,
+        signal: new AbortController().signal,
+        onProgress: () => {
+          const until = performance.now() + 30;
+          while (performance.now() < until) {}
+        },
+      });
+      const held = performance.now() - started;
+      // Step by step it would be 10 × (40 + 30) = 700 ms at least; from the start, 400 ms plus the last report.
+      assert.ok(held >= 395 && held < 600, `held ${held} ms`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("stops holding when the job is cancelled", async () => {
     const standIn = peftTestStandInFromEnv(env('{"lora": 1, "qlora": 1}'))!;
     const controller = new AbortController();

@@ -83,9 +83,13 @@ export function createPeftTestStandInExecutor(pace?: StandInPace): Executor {
       const tokensPerSecond = pace && (spec.method === FineTuneMethod.QLORA ? pace.qlora : pace.lora);
       const trainTokens = tokensPerSecond ? estimatePoolTokens(ctx.pairs) * spec.epochs : 0;
       const stepMs = tokensPerSecond ? (trainTokens / tokensPerSecond / steps) * 1000 : 0;
+      // Each step ends at its time from the start, not stepMs after the previous one ended: timers that fire
+      // late and the progress reports' own time would otherwise add up over hundreds of steps (a sped-up
+      // simulation held its GPUs several times the modelled training time on a busy machine).
+      const started = performance.now();
       for (let step = 1; step <= steps; step++) {
         if (ctx.signal.aborted) throw new Error("cancelled");
-        if (stepMs > 0) await holdFor(stepMs, ctx.signal);
+        if (stepMs > 0) await holdFor(Math.max(0, started + step * stepMs - performance.now()), ctx.signal);
         ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
       }
       const config = {
