@@ -320,6 +320,8 @@ try {
   // Whether the sped-up clock can be trusted: the stack's processes share this machine's cores, and a stack
   // that used most of them ran late against the clock (answers, steps and polls come later than modelled).
   const realSeconds = (performance.now() - realStart) / 1000;
+  const perService = stack.processes.map((p) => `${p.service.name} ${cpuSeconds([p.child.pid]).toFixed(0)}`);
+  const agentsCpu = cpuSeconds(extraAgents.map((a) => a.pid));
   const stackCpu = cpuSeconds([...stack.processes.map((p) => p.child.pid), ...extraAgents.map((a) => a.pid)]);
   const benchCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
   const cores = availableParallelism();
@@ -327,6 +329,9 @@ try {
     `  CPU: services and agents ${stackCpu.toFixed(0)} s, this bench (test backends) ${benchCpu.toFixed(0)} s, over ${realSeconds.toFixed(0)} s real on ${cores} cores (${(((stackCpu + benchCpu) / (realSeconds * cores)) * 100).toFixed(0)}% of the machine; nats-server not counted); load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")} (${loadAtStart} at the start)`,
+  );
+  console.log(
+    `    CPU s by process: ${perService.join(", ")}, ${extraAgents.length} more agents ${agentsCpu.toFixed(0)}`,
   );
   console.log(
     `  wall with preparation on the sped-up clock (an upper bound): ${rawWallHours.toFixed(2)} h, GPU busy ${(work / (NODE_GPUS * rawWallHours * 3600)).toFixed(3)}`,
