@@ -124,7 +124,7 @@ async function measure(latencyMs: number, requests: number) {
       `backend latency ${latencyMs} ms, concurrency ${CONCURRENCY}, ${requests} requests: ideal ${ideal.toFixed(1)} answers/s`,
     );
     console.log(row("bare fetch (client transport before)", fetchOnly));
-    console.log(row("OpenAI client alone (HTTP, node:http)", clientOnly));
+    console.log(row("OpenAI client alone (lean HTTP/1.1)", clientOnly));
     console.log(row("service, in-memory transport", serviceInMemory));
     console.log(
       `${row("service process over gRPC (HTTP/2 socket)", serviceGrpc)}  generator process CPU ${generatorCpuMs.toFixed(3)} ms/request`,
@@ -146,6 +146,13 @@ async function measure(latencyMs: number, requests: number) {
 console.log(
   `machine: ${os.availableParallelism()} CPUs, load average ${os.loadavg()[0].toFixed(1)} at start; fake backend, generator and load driver are three processes`,
 );
-await measure(1000, 320);
-await measure(200, 1000);
-await measure(50, 2000);
+// GENERATOR_BENCH_LATENCIES picks rows, e.g. "50" (default all three).
+const rows: Array<[number, number]> = [
+  [1000, 320],
+  [200, 1000],
+  [50, 2000],
+];
+const picked = (process.env.GENERATOR_BENCH_LATENCIES ?? "").split(",").filter(Boolean).map(Number);
+for (const [latencyMs, requests] of rows) {
+  if (picked.length === 0 || picked.includes(latencyMs)) await measure(latencyMs, requests);
+}
