@@ -6,6 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import {
   comparableRows,
+  explainRepeats,
   manifestsPerDataset,
   repeatedByModel,
   repeatedRequests,
@@ -24,12 +25,13 @@ try {
     isDeepStrictEqual(comparableRows(faulted.rows), comparableRows(clean.rows)) &&
     Object.values(manifestsPerDataset(faulted.rows)).every((n) => n === 1);
   const repeated = repeatedRequests(faulted.llmRequests, clean.llmRequests);
+  const explained = explainRepeats(faulted, clean, run.llmLatencyMs).filter((r) => r.killed).length;
   console.log(`  killed: ${faulted.kills.map((k) => `${k.target}@${k.atMs}ms`).join(", ")}`);
   console.log(
     `  repeated by model: ${JSON.stringify(repeatedByModel(faulted.llmRequests, clean.llmRequests))}; requests whose caller was killed before the answer: ${faulted.abandonedLlmRequests}`,
   );
   console.log(
-    `BENCH faults kills=${faulted.kills.length} repeated_llm_calls=${repeated} lost_cells=${lost} results_identical=${identical}`,
+    `BENCH faults kills=${faulted.kills.length} repeated_llm_calls=${repeated} lost_cells=${lost} results_identical=${identical} repeats_lost_in_kill_window=${explained}`,
   );
   if (lost || !identical || repeated) process.exitCode = 1;
 } catch (error) {

@@ -21,7 +21,7 @@ import { writeSyntheticBioAsq } from "../support/synthetic-bioasq.js";
 import { FAULT_TARGETS, type FaultStack, type FaultTarget, startFaultStack } from "./fault-stack.js";
 
 const BASE_MODEL = "faults-base-1b";
-const JUDGE_MODEL = "faults-judge";
+export const JUDGE_MODEL = "faults-judge";
 
 export interface FaultRunOptions {
   /** Seeds the experiment, the planted model's draws and the kill schedule. */
@@ -117,6 +117,72 @@ export function repeatedByModel(faulted: Map<string, number>, clean: Map<string,
   }
   return byModel;
 }
+
+/**
+ * A SIGKILL that lands between a process receiving a model's answer and recording it (the judge caching a score,
+ * the gateway journalling an answer the generator passed on) loses that answer: it is asked again. Such a repeat
+ * is explained when its lost answer came back within this long before a process holding it was killed; the time
+ * covers a starved process on 2 busy cores (up to 1.2 s was seen at load 18).
+ */
+export const RECORDING_WINDOW_MS = 3000;
+/** The processes an answer passes through between the test server and its record. */
+const holdersOf = (model: string): FaultTarget[] => (model === JUDGE_MODEL ? ["judge"] : ["generator", "gateway"]);
+
+export interface RepeatedRequest {
+  model: string;
+  /** When the answer that was asked again arrived, ms after start. */
+  lostAnswerAtMs: number;
+  /** The kill that explains it, if one does. */
+  killed?: { target: FaultTarget; atMs: number };
+}
+
+/**
+ * Each answered request of the faulted run beyond the undisturbed run's count, with the kill that explains it:
+ * one of the processes holding the earlier answer was killed between that request's arrival and its answer's
+ * recording window's end. Fine-tuning requests are never explained (a job is found by its id, not created again).
+ */
+export function explainRepeats(
+  faulted: FaultRunResult,
+  clean: FaultRunResult,
+  llmLatencyMs: number,
+): RepeatedRequest[] {
+  const repeats: RepeatedRequest[] = [];
+  for (const [key, arrivals] of faulted.llmArrivals) {
+    const extra = arrivals.length - (clean.llmRequests.get(key) ?? 0);
+    if (extra <= 0) continue;
+    const model = /"model":"([^"]*)"/.exec(key)?.[1] ?? "?";
+    const sorted = [...arrivals].sort((a, b) => a - b);
+    // The last `extra` requests repeated the ones before them.
+    for (const lostAnswerAtMs of sorted.slice(sorted.length - extra - 1, sorted.length - 1)) {
+      const killed = key.includes("/fine_tuning/")
+        ? undefined
+        : faulted.kills.find(
+            (k) =>
+              holdersOf(model).includes(k.target) &&
+              k.atMs >= lostAnswerAtMs &&
+              k.atMs <= lostAnswerAtMs + llmLatencyMs + RECORDING_WINDOW_MS,
+          );
+      repeats.push({ model, lostAnswerAtMs, killed });
+    }
+  }
+  return repeats;
+}
+
+/** Rows without the judge's scores: what must still match when a kill cost a judge answer (new noise drawn). */
+export const rowsWithoutJudgeScores = (rows: ResultRow[]) =>
+  comparableRows(rows).map(
+    ({
+      score,
+      diffVsBase,
+      diffCi95Low,
+      diffCi95High,
+      diffPValue,
+      diffPHolm,
+      intervalClipped,
+      judgeMeanItemStddev,
+      ...rest
+    }) => rest,
+  );
 
 /**
  * Rows with what necessarily differs between two runs left out: the adapter's job-derived id, and the split
