@@ -121,8 +121,9 @@ export function repeatedByModel(faulted: Map<string, number>, clean: Map<string,
 /**
  * A SIGKILL that lands between a process receiving a model's answer and recording it (the judge caching a score,
  * the gateway journalling an answer the generator passed on) loses that answer: it is asked again. Such a repeat
- * is explained when its lost answer came back within this long before a process holding it was killed; the time
- * covers a starved process on 2 busy cores (up to 1.2 s was seen at load 18).
+ * is explained when a process holding the lost answer was killed after that request arrived and at most this long
+ * after its answer was sent: room for a starved process on 2 busy cores (the lost answers seen had been sent
+ * 57-210 ms before the kill).
  */
 export const RECORDING_WINDOW_MS = 3000;
 /** The processes an answer passes through between the test server and its record. */
