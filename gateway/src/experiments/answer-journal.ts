@@ -5,11 +5,10 @@
  * and with sampling a different answer than the first. A finished cell's entries are forgotten (its answers are in
  * its records then); the bucket's TTL clears what a deleted experiment left.
  */
-import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { type Logger, type NatsHandle, openKv } from "@ragtune/runtime";
-import { sleep } from "./call-retries.js";
-import { isRunInterruption } from "./run-interruptions.js";
+import { itemKeyToken } from "./names.js";
+import { isRunInterruption, waitingOutNatsRestarts } from "./run-interruptions.js";
 
 export const ANSWER_JOURNAL_BUCKET = "ragtune_experiment_generated";
 /** Long enough for a paused run to be resumed weeks later; a run that waits longer asks again. */
@@ -35,9 +34,6 @@ export interface AnswerJournal {
   forget(experimentId: string, cellKey: string): Promise<void>;
 }
 
-/** How long a journal call waits out NATS restarting before the cell goes on without it. */
-const PATIENCE_MS = 30_000;
-
 /**
  * A cell's journal that rides out NATS restarting: a call that fails for a passing reason is tried again for up
  * to 30 s, and after that the cell goes on without it (an answer not kept is only asked again if the cell is run
@@ -45,18 +41,13 @@ const PATIENCE_MS = 30_000;
  */
 export function patientJournal(journal: CellAnswerJournal, logger: Logger, signal?: AbortSignal): CellAnswerJournal {
   async function patiently<T>(what: string, call: () => Promise<T>, otherwise: T): Promise<T> {
-    const started = Date.now();
-    for (let delayMs = 250; ; delayMs = Math.min(4000, delayMs * 2)) {
-      try {
-        return await call();
-      } catch (error) {
-        if (!isRunInterruption(error)) throw error;
-        if (signal?.aborted || Date.now() - started + delayMs > PATIENCE_MS) {
-          logger.warn(`answer journal unreachable; going on without it (${what})`, { error: String(error) });
-          return otherwise;
-        }
-        await sleep(delayMs, signal).catch(() => {});
-      }
+    try {
+      return await waitingOutNatsRestarts(call, signal);
+    } catch (error) {
+      const cellStopping = signal?.aborted && error === signal.reason;
+      if (!isRunInterruption(error) && !cellStopping) throw error;
+      logger.warn(`answer journal unreachable; going on without it (${what})`, { error: String(error) });
+      return otherwise;
     }
   }
   return {
@@ -66,8 +57,6 @@ export function patientJournal(journal: CellAnswerJournal, logger: Logger, signa
   };
 }
 
-/** Item ids come from datasets (any characters, any length): a KV key token is their hash. */
-const itemToken = (itemId: string) => createHash("sha256").update(itemId).digest("hex").slice(0, 32);
 const cellPrefix = (experimentId: string, cellKey: string) => `${experimentId}.${cellKey}`;
 
 export async function createKvAnswerJournal(nats: NatsHandle): Promise<AnswerJournal> {
@@ -78,7 +67,7 @@ export async function createKvAnswerJournal(nats: NatsHandle): Promise<AnswerJou
   });
   return {
     forCell(experimentId, cellKey) {
-      const key = (itemId: string) => `${cellPrefix(experimentId, cellKey)}.${itemToken(itemId)}`;
+      const key = (itemId: string) => `${cellPrefix(experimentId, cellKey)}.${itemKeyToken(itemId)}`;
       return {
         async get(itemId) {
           const entry = await kv.get(key(itemId));
@@ -91,9 +80,9 @@ export async function createKvAnswerJournal(nats: NatsHandle): Promise<AnswerJou
       };
     },
     async forget(experimentId, cellKey) {
-      const keys: string[] = [];
-      for await (const key of await kv.keys(`${cellPrefix(experimentId, cellKey)}.*`)) keys.push(key);
-      for (const key of keys) await kv.purge(key);
+      // One purge of the stream's subjects under the cell, rather than a purge marker per question.
+      const cellSubjects = `$KV.${ANSWER_JOURNAL_BUCKET}.${cellPrefix(experimentId, cellKey)}.*`;
+      await nats.jsm.streams.purge(`KV_${ANSWER_JOURNAL_BUCKET}`, { filter: cellSubjects });
     },
   };
 }
@@ -105,8 +94,8 @@ export function createMemoryAnswerJournal(): AnswerJournal {
     forCell(experimentId, cellKey) {
       const prefix = prefixOf(experimentId, cellKey);
       return {
-        get: async (itemId) => entries.get(prefix + itemToken(itemId)),
-        put: async (itemId, answer) => void entries.set(prefix + itemToken(itemId), { ...answer }),
+        get: async (itemId) => entries.get(prefix + itemKeyToken(itemId)),
+        put: async (itemId, answer) => void entries.set(prefix + itemKeyToken(itemId), { ...answer }),
       };
     },
     async forget(experimentId, cellKey) {

@@ -3,6 +3,10 @@
  * may use, so that no name can leave the gateway's work folder (`..`, `/`), split into extra KV key tokens, or
  * collide with another after the gateway shortens or rewrites it.
  */
+import { createHash } from "node:crypto";
+
+/** Item ids come from datasets (any characters, any length): where one is a KV key token, it is its hash. */
+export const itemKeyToken = (itemId: string) => createHash("sha256").update(itemId).digest("hex").slice(0, 32);
 
 /**
  * Experiment ids: 1..64 characters, dot-separated tokens of [A-Za-z0-9_-] (no empty token, so no leading,

@@ -6,12 +6,11 @@
  * they are also what makes every cell of the dataset, and a run resumed or adopted by another gateway, see the
  * very chunks the first cells saw, instead of what an index that changed meanwhile would retrieve again.
  */
-import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { type NatsHandle, openKv } from "@ragtune/runtime";
 import type { RetrievedChunk } from "@ragtune/datasets";
-import { sleep } from "./call-retries.js";
-import { isRunInterruption } from "./run-interruptions.js";
+import { itemKeyToken } from "./names.js";
+import { waitingOutNatsRestarts } from "./run-interruptions.js";
 
 export const CONTEXTS_BUCKET = "ragtune_experiment_contexts";
 /** As long as the answer journal's: a run paused longer than this retrieves its questions' chunks again. */
@@ -41,34 +40,12 @@ export interface ContextStore {
   forget(experimentId: string): Promise<void>;
 }
 
-/** How long a read waits out NATS restarting before the run is interrupted (and started again) instead. */
-const PATIENCE_MS = 30_000;
-
-/**
- * Reads the store through NATS restarting: a cell reads a batch's chunks before every 50 questions, and stopping
- * the whole run (every cell) for a blip of a few seconds would cost more than waiting for it. Past the patience,
- * the error goes on to stop the run, which starts again (run-interruptions.ts).
- */
-async function patiently<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const started = Date.now();
-  for (let delayMs = 250; ; delayMs = Math.min(4000, delayMs * 2)) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isRunInterruption(error) || Date.now() - started + delayMs > PATIENCE_MS) throw error;
-      await sleep(delayMs, signal);
-    }
-  }
-}
-
-/** Item ids come from datasets (any characters, any length): a KV key token is their hash. */
-const itemToken = (itemId: string) => createHash("sha256").update(itemId).digest("hex").slice(0, 32);
 /**
  * Experiment ids and dataset names are KV-safe tokens (names.ts); the key always ends in exactly two tokens after
  * the id, so experiment `a` dataset `b` and experiment `a.b` cannot share a key.
  */
 const keyOf = (experimentId: string, dataset: string, itemId: string) =>
-  `${experimentId}.${dataset}.${itemToken(itemId)}`;
+  `${experimentId}.${dataset}.${itemKeyToken(itemId)}`;
 
 class MissingContextsError extends Error {
   constructor(dataset: string, itemId: string) {
@@ -121,7 +98,7 @@ export async function createKvContextStore(nats: NatsHandle): Promise<ContextSto
       return datasetContexts(
         dataset,
         async (itemId, signal) => {
-          const entry = await patiently(() => kv.get(key(itemId)), signal);
+          const entry = await waitingOutNatsRestarts(() => kv.get(key(itemId)), signal);
           if (entry?.operation !== "PUT" || entry.length === 0) return undefined;
           return entry.json<RetrievedChunk[]>();
         },
