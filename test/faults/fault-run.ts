@@ -88,17 +88,18 @@ const requestKey = (r: RecordedRequest) => `${r.path} ${JSON.stringify(r.body ??
 
 /**
  * Requests that made the model work (not polls or listings) and whose answer reached the caller, keyed by
- * everything that decides the answer. A request whose caller was killed before its reply was made drew no answer
- * (the test server, like a real one, drops it): sending it again is not a repeat of an answered request.
+ * everything that decides the answer, with when each arrived (ms after startedAt). A request whose caller was
+ * killed before its reply was made drew no answer (the test server, like a real one, drops it): sending it again
+ * is not a repeat of an answered request.
  */
-function countLlmRequests(fake: FakeOpenAiServer): Map<string, number> {
-  const counts = new Map<string, number>();
+function answeredLlmRequests(fake: FakeOpenAiServer, startedAt: number): Map<string, number[]> {
+  const arrivals = new Map<string, number[]>();
   for (const r of fake.requests) {
     if (r.outcome !== "answered" || !isLlmWork(r)) continue;
     const key = requestKey(r);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    arrivals.set(key, [...(arrivals.get(key) ?? []), r.receivedAt - startedAt]);
   }
-  return counts;
+  return arrivals;
 }
 
 /** Answered requests of a faulted run beyond what the uninterrupted run had answered for the same key. */
@@ -283,17 +284,12 @@ export async function runFaultExperiment(options: FaultRunOptions): Promise<Faul
     }
     const { rows } = await gateway().getResults({ experimentId });
     const abandonedLlmRequests = fake.requests.filter((r) => r.outcome === "abandoned").length;
-    const llmArrivals = new Map<string, number[]>();
-    for (const r of fake.requests) {
-      if (r.outcome !== "answered" || !isLlmWork(r)) continue;
-      const key = requestKey(r);
-      llmArrivals.set(key, [...(llmArrivals.get(key) ?? []), r.receivedAt - started]);
-    }
+    const llmArrivals = answeredLlmRequests(fake, started);
     return {
       experiment: ended,
       rows,
       kills,
-      llmRequests: countLlmRequests(fake),
+      llmRequests: new Map([...llmArrivals].map(([key, at]) => [key, at.length])),
       abandonedLlmRequests,
       llmArrivals,
       warnings: stack.logs.filter((line) => /"level":"(warn|error)"/.test(line)),
