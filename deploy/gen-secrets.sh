@@ -32,13 +32,17 @@ chmod 0644 ca.pem server.pem server-key.pem client.pem client-key.pem
 chmod 0700 "$out"
 
 random() { openssl rand -hex 32; }
+# nats.conf reads the password through a variable reference, which nats-server parses as a config value: hex that
+# starts like a number ("1e5a…") makes the server refuse to start, all digits would become a number. A leading
+# letter keeps it a string.
+nats_password() { printf 'nats%s' "$(random)"; }
 # A node agent's credential: ragtune-node:<node id>:<hex HMAC-SHA256(auth token, "ragtune-node:<node id>")>.
 node_token() { printf 'ragtune-node:%s:%s' "$2" "$(printf 'ragtune-node:%s' "$2" | openssl dgst -sha256 -hmac "$1" -r | cut -d' ' -f1)"; }
 if [ ! -f "$env_file" ]; then
   auth=$(random)
   {
     echo "RAGTUNE_AUTH_TOKEN=$auth"
-    echo "NATS_PASSWORD=$(random)"
+    echo "NATS_PASSWORD=$(nats_password)"
     echo "RAGTUNE_AGENT_TOKEN_CPU=$(node_token "$auth" compose-cpu)"
     echo "RAGTUNE_AGENT_TOKEN_GPU=$(node_token "$auth" compose-gpu)"
     echo "RAGTUNE_AGENT_TOKEN_K8S_CPU=$(node_token "$auth" k8s-cpu-0)"

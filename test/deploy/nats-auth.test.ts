@@ -64,6 +64,11 @@ describe("deploy: NATS with TLS and a password, secrets from deploy/gen-secrets.
     return env;
   }
 
+  it("makes a NATS password that nats.conf's variable reference reads as a string", () => {
+    // nats-server parses $NATS_PASSWORD as a config value: "1e5a…" (random hex, 1 in 10 or so) stops it starting.
+    assert.match(dotenv.NATS_PASSWORD, /^[a-z][0-9a-z]{32,}$/);
+  });
+
   it("lets a process with compose's NATS settings in (TLS, client certificate, password) and use JetStream", async () => {
     const config = loadConfig(natsSettings(), trainerEnv(), []);
     const handle = await connectNats({ url: config.natsUrl, name: "deploy-test", auth: natsAuthFromConfig(config) });
