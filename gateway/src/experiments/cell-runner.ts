@@ -17,7 +17,7 @@ import { BackendLimits } from "./backend-limits.js";
 import { BatchContexts } from "./batch-contexts.js";
 import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy, sleep } from "./call-retries.js";
 import type { CellResult } from "./cell-results.js";
-import { type Cell, jobIdFor } from "./cells.js";
+import { type Cell, generationKeyFor, jobIdFor } from "./cells.js";
 import { type PreparedDataset, poolName, type RetrievedContext } from "./dataset-preparation.js";
 import { DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
 import type { StageCounter } from "./stage-progress.js";
@@ -289,6 +289,7 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
             contexts: [...(chunks.get(item.id) ?? [])],
             model: { baseModel: cell.model.baseModel, backend: cell.model.backend, adapter: tuned.adapterId },
             ...settings,
+            idempotencyKey: generationKeyFor(options.experimentId, cell.key, item.id),
           },
           { signal },
         ),

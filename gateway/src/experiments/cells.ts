@@ -24,6 +24,14 @@ export function jobIdFor(experimentId: string, cellKey: string): string {
   return `${full.slice(0, MAX_JOB_ID_LENGTH - hash.length - 1)}-${hash}`;
 }
 
+/**
+ * The idempotency key of one question's generation in one cell: a retry of it (the generator or this gateway
+ * restarted) is answered from what the generator kept, not by the model again. Hashed: item ids are the dataset's.
+ */
+export function generationKeyFor(experimentId: string, cellKey: string, itemId: string): string {
+  return `ragtune-cell/${createHash("sha256").update(`${experimentId}\n${cellKey}\n${itemId}`).digest("hex")}`;
+}
+
 export interface Cell {
   /** Stable key, usable as a KV key and a job id part: CELL_KEY_TOKENS tokens. */
   key: string;

@@ -128,6 +128,22 @@ export const generatorSettings = {
     description:
       "directory of the trainer's adapter archives (<adapter>.tar, as AGENT_ADAPTER_DIR; reader adapters also <adapter>.json), for the reader and GENERATOR_OPENAI_ADAPTER_DIR; empty: the NATS Object Store",
   }),
+  answerRecordTtlS: numberSetting({
+    env: "GENERATOR_ANSWER_RECORD_TTL_S",
+    description:
+      "how long an answer to a request with an idempotency_key is kept for retries (NATS KV ragtune_generator_answers), s",
+    default: 7 * 24 * 3600,
+    min: 60,
+    integer: true,
+  }),
+  answerRecordMaxBytes: numberSetting({
+    env: "GENERATOR_ANSWER_RECORD_MAX_BYTES",
+    description:
+      "byte limit of that bucket (when it is full, new answers are not kept and a retry asks the model again)",
+    default: 256 * 1024 ** 2,
+    min: 1024 ** 2,
+    integer: true,
+  }),
   readerAdapterBucket: stringSetting({
     env: "GENERATOR_READER_ADAPTER_BUCKET",
     description:

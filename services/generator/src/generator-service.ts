@@ -25,6 +25,7 @@ import {
 import { type Span, trace } from "@opentelemetry/api";
 import type { GenerationBackend, GenerationInput, GenerationOutput, ResolvedModel } from "@ragtune/llamacpp";
 import { createTemplateRegistry, type TemplateRegistry } from "@ragtune/prompt";
+import { type AnswerRecords, requestHashOf } from "./answer-records.js";
 import { type FittedPrompt, fitPromptToWindow } from "./truncation.js";
 import { type ValidatedGenerateRequest, validateGenerateRequest } from "./validation.js";
 
@@ -35,10 +36,19 @@ export interface GeneratorServiceOptions {
   templates?: TemplateRegistry;
   /** Template per backend name when a request names none (small-window models want a compact one). */
   defaultTemplates?: Record<string, string>;
+  /** Where answers to requests with an idempotency key are kept; absent: such keys are accepted and ignored. */
+  answerRecords?: AnswerRecords;
   logger?: Logger;
 }
 
 const TRACER = "ragtune.generator";
+
+interface AnswerRecordRef {
+  key: string;
+  requestHash: string;
+  /** The request field holding the key, for errors. */
+  field: string;
+}
 
 interface PreparedGeneration {
   request: ValidatedGenerateRequest;
@@ -67,10 +77,15 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
   async generate(request: GenerateRequest, context: HandlerContext): Promise<GenerateResponse> {
     const validated = validateGenerateRequest(request);
     return withSpan(TRACER, spanName(validated), requestAttributes(validated), async (span) => {
+      const record = this.recordFor(request, validated);
+      const kept = await this.keptAnswer(span, record);
+      if (kept) return kept;
       const prepared = await this.prepare(validated, context.signal);
       const started = performance.now();
       const output = await prepared.backend.generate(prepared.input);
-      return this.finish(span, prepared, output, (performance.now() - started) / 1000);
+      const response = this.finish(span, prepared, output, (performance.now() - started) / 1000);
+      await this.keep(record, response);
+      return response;
     });
   }
 
@@ -78,10 +93,17 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
     request: GenerateStreamRequest,
     context: HandlerContext,
   ): AsyncGenerator<GenerateStreamResponse> {
-    const validated = validateGenerateRequest(requirePresent("request", request.request), "request");
+    const inner = requirePresent("request", request.request);
+    const validated = validateGenerateRequest(inner, "request");
     const tracer = trace.getTracer(TRACER);
     const span = tracer.startSpan(spanName(validated), { attributes: requestAttributes(validated) });
     try {
+      const record = this.recordFor(inner, validated, "request.");
+      const kept = await this.keptAnswer(span, record);
+      if (kept) {
+        yield create(GenerateStreamResponseSchema, { event: { case: "result", value: kept } });
+        return;
+      }
       const prepared = await this.prepare(validated, context.signal);
       const started = performance.now();
       for await (const event of prepared.backend.generateStream(prepared.input)) {
@@ -89,6 +111,7 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
           yield create(GenerateStreamResponseSchema, { event: { case: "delta", value: event.delta } });
         } else {
           const result = this.finish(span, prepared, event.done, (performance.now() - started) / 1000);
+          await this.keep(record, result);
           yield create(GenerateStreamResponseSchema, { event: { case: "result", value: result } });
         }
       }
@@ -128,6 +151,32 @@ export class GeneratorServiceImpl implements ServiceImpl<typeof GeneratorService
   /** Readiness: every backend that can tell whether it serves. */
   async ping(): Promise<void> {
     await Promise.all([...this.backends.values()].map((b) => b.ping?.()));
+  }
+
+  /** The key and request hash an answer is kept under; undefined when the request has no key or nothing keeps. */
+  private recordFor(
+    request: GenerateRequest,
+    validated: ValidatedGenerateRequest,
+    field = "",
+  ): AnswerRecordRef | undefined {
+    if (!validated.idempotencyKey || !this.options.answerRecords) return undefined;
+    return { key: validated.idempotencyKey, requestHash: requestHashOf(request), field: `${field}idempotency_key` };
+  }
+
+  /** The answer kept for this request's key, given again; a key kept for another request is refused. */
+  private async keptAnswer(span: Span, record: AnswerRecordRef | undefined): Promise<GenerateResponse | undefined> {
+    if (!record) return undefined;
+    const kept = await this.options.answerRecords!.find(record.key);
+    span.setAttribute("ragtune.generator.replayed", kept !== undefined);
+    if (!kept) return undefined;
+    if (kept.requestHash !== record.requestHash) {
+      throw invalidArgument(record.field, "was already used for a different request; use a new key");
+    }
+    return { ...kept.response, replayed: true };
+  }
+
+  private async keep(record: AnswerRecordRef | undefined, response: GenerateResponse): Promise<void> {
+    if (record) await this.options.answerRecords!.keep(record.key, { requestHash: record.requestHash, response });
   }
 
   private async prepare(request: ValidatedGenerateRequest, signal: AbortSignal): Promise<PreparedGeneration> {

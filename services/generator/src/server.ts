@@ -27,6 +27,7 @@ import {
 } from "./backends/extractive-backend.js";
 import { createOpenAiBackend } from "./backends/openai-backend.js";
 import { generatorSettings } from "./config.js";
+import { createKvAnswerRecords } from "./answer-records.js";
 import { createNatsAdapterEvents } from "./events.js";
 import { GeneratorServiceImpl } from "./generator-service.js";
 import { createOpenAiClient } from "@ragtune/llm";
@@ -138,10 +139,16 @@ export async function build(ctx: { config: GeneratorConfig; nats: NatsHandle; lo
       `GENERATOR_DEFAULT_BACKEND=${ctx.config.defaultBackend} is not configured (configured: ${names.join(", ")})`,
     );
   }
+  const answerRecords = await createKvAnswerRecords(
+    ctx.nats,
+    { ttlMs: ctx.config.answerRecordTtlS * 1000, maxBytes: ctx.config.answerRecordMaxBytes },
+    ctx.logger,
+  );
   const impl = new GeneratorServiceImpl({
     backends,
     defaultBackend: ctx.config.defaultBackend,
     defaultTemplates: { llamacpp: ctx.config.llamacppTemplate },
+    answerRecords,
     logger: ctx.logger,
   });
   return {

@@ -14,6 +14,7 @@ export const LIMITS = {
   defaultMaxTokens: 512,
   stopSequences: 8,
   jsonSchemaChars: 64_000,
+  idempotencyKeyChars: 256,
 } as const;
 
 export interface ValidatedGenerateRequest {
@@ -26,6 +27,8 @@ export interface ValidatedGenerateRequest {
   templateId: string;
   allowTruncation: boolean;
   jsonSchema: object | undefined;
+  /** Empty: the answer is not kept for retries. */
+  idempotencyKey: string;
 }
 
 export function validateGenerateRequest(request: GenerateRequest, field = ""): ValidatedGenerateRequest {
@@ -77,6 +80,14 @@ export function validateGenerateRequest(request: GenerateRequest, field = ""): V
       throw invalidArgument(at("json_schema"), "must be a JSON object (a JSON Schema)");
     }
   }
+  const idempotencyKey = request.idempotencyKey;
+  if (idempotencyKey.length > LIMITS.idempotencyKeyChars) {
+    throw invalidArgument(at("idempotency_key"), `must be at most ${LIMITS.idempotencyKeyChars} characters`);
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(idempotencyKey)) {
+    throw invalidArgument(at("idempotency_key"), "must be printable characters (no control characters)");
+  }
 
   return {
     question: request.question,
@@ -94,5 +105,6 @@ export function validateGenerateRequest(request: GenerateRequest, field = ""): V
     templateId: request.templateId,
     allowTruncation: request.truncation !== TruncationPolicy.DISABLED,
     jsonSchema,
+    idempotencyKey,
   };
 }
