@@ -120,15 +120,16 @@ export function repeatedByModel(faulted: Map<string, number>, clean: Map<string,
 }
 
 /**
- * A SIGKILL that lands between a process receiving a model's answer and recording it (the judge caching a score,
- * the gateway journalling an answer the generator passed on) loses that answer: it is asked again. Such a repeat
- * is explained when a process holding the lost answer was killed after that request arrived and at most this long
- * after its answer was sent: room for a starved process on 2 busy cores (the lost answers seen had been sent
- * 57-210 ms before the kill).
+ * A SIGKILL that lands between a process receiving a model's answer and recording it loses that answer: it is
+ * asked again. The records are written the moment an answer arrives (the generator keeps it under the request's
+ * idempotency key, the judge caches each repeat as it is scored), so the window is one NATS KV write; a caller
+ * killed later finds the record when it asks again. Such a repeat is explained when a process holding the lost
+ * answer was killed after that request arrived and at most this long after its answer was sent: room for a
+ * starved process on 2 busy cores.
  */
-export const RECORDING_WINDOW_MS = 3000;
-/** The processes an answer passes through between the test server and its record. */
-const holdersOf = (model: string): FaultTarget[] => (model === JUDGE_MODEL ? ["judge"] : ["generator", "gateway"]);
+export const RECORDING_WINDOW_MS = 1000;
+/** The process an answer passes through between the test server and its record. */
+const holdersOf = (model: string): FaultTarget[] => (model === JUDGE_MODEL ? ["judge"] : ["generator"]);
 
 export interface RepeatedRequest {
   model: string;
@@ -169,22 +170,6 @@ export function explainRepeats(
   }
   return repeats;
 }
-
-/** Rows without the judge's scores: what must still match when a kill cost a judge answer (new noise drawn). */
-export const rowsWithoutJudgeScores = (rows: ResultRow[]) =>
-  comparableRows(rows).map(
-    ({
-      score,
-      diffVsBase,
-      diffCi95Low,
-      diffCi95High,
-      diffPValue,
-      diffPHolm,
-      intervalClipped,
-      judgeMeanItemStddev,
-      ...rest
-    }) => rest,
-  );
 
 /**
  * Rows with what necessarily differs between two runs left out: the adapter's job-derived id, and the split

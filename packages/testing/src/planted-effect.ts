@@ -107,9 +107,12 @@ export function createPlantedEffect(options: PlantedEffectOptions): PlantedEffec
     const said = answer.toLowerCase();
     const correct = said !== "" && references.some((r) => r.includes(said) || said.includes(r));
     const key = `${input.choiceIndex}\n${input.prompt}`;
+    // A seeded request samples as a seeded vLLM does: the same seed, prompt and choice draw the same; unseeded
+    // ones draw anew each time the same prompt is asked.
+    const seed = typeof input.body.seed === "number" ? `seed ${input.body.seed}` : undefined;
     const call = judgeCalls.get(key) ?? 0;
-    judgeCalls.set(key, call + 1);
-    const draw = unit(`${run.seed}\n${call}\n${key}`);
+    if (seed === undefined) judgeCalls.set(key, call + 1);
+    const draw = unit(`${run.seed}\n${seed ?? call}\n${key}`);
     const score = (correct ? correctScore : wrongScore) + (draw < noise ? -1 : draw < 2 * noise ? 1 : 0);
     const rationale = correct ? "The answer matches a reference answer." : "The answer matches no reference answer.";
     return { tokens: [`${rationale}\nScore: ${score}`] };

@@ -30,6 +30,8 @@ export interface JudgeCompletionRequest {
   topLogprobs: number;
   /** Restrict the output to the form's shape where the backend can (llama.cpp grammar); otherwise ignored. */
   constrainToForm?: boolean;
+  /** Sampling seed, where the backend honours one (OpenAI best-effort, vLLM, llama.cpp); undefined: none sent. */
+  seed?: number;
 }
 
 export interface JudgeCompletion {

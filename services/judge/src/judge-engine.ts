@@ -152,6 +152,8 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
       input: inputHashOf(item),
     };
     const keys = Array.from({ length: judge.repeats }, (_, repeat) => hashValue({ ...identity, repeat }));
+    // Each repeat is kept as it is scored: the judge killed mid-answer keeps what it was paid for.
+    const keeping: Promise<void>[] = [];
     const cached = await Promise.all(keys.map((key) => options.cache.get(key)));
     const missing = keys.map((_, i) => i).filter((i) => cached[i] === undefined);
     const nKey = `${judge.backend.name}\n${judge.label}`;
@@ -171,6 +173,12 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
             minScoreMass,
             signal,
             run: (request) => underLimiters([...limiters, global], request),
+            onScored: (record) => {
+              const put = options.cache.put(keys[record.repeatIndex], record);
+              put.catch(() => {}); // awaited below; not unhandled when scoring fails first
+              keeping.push(put);
+            },
+            seedBase: hashValue(identity),
           },
           missing,
         )
@@ -178,7 +186,11 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     const fresh = outcome.records;
     if (outcome.nIgnored) nIgnoredBy.set(nKey, outcome.nIgnored);
     const fellBack = outcome.nIgnored !== undefined && judge.strategy === RepeatStrategy.SHARED_REQUEST;
-    await Promise.all(fresh.map((record) => options.cache.put(keys[record.repeatIndex], record)));
+    await Promise.all([
+      ...keeping,
+      // Failed repeats (scored ones were kept as they came).
+      ...fresh.filter((record) => record.failed).map((record) => options.cache.put(keys[record.repeatIndex], record)),
+    ]);
     // Kept for a retry above; the caller who cancelled meanwhile gets no answer.
     signal?.throwIfAborted();
     const byIndex = new Map<number, { record: RepeatRecord; cached: boolean }>();

@@ -8,6 +8,7 @@
  * for n choices with fewer ignores n (llama.cpp server, Ollama): the choices it did return are used, the rest are
  * asked for one request each, and the outcome says so; only a caller who named SHARED_REQUEST is refused instead.
  */
+import { createHash } from "node:crypto";
 import { RepeatStrategy, ScoringMode } from "@ragtune/contracts/judge";
 import { failedPrecondition } from "@ragtune/runtime";
 import type { JudgeBackend, JudgeChoice, JudgeModel } from "./judge-backend.js";
@@ -51,6 +52,16 @@ export interface RepeatScoringPlan {
   signal?: AbortSignal;
   /** Called after each request, for spans and metrics. */
   onCompletion?: (info: { inputTokens: number; outputTokens: number; choices: number; model: string }) => void;
+  /**
+   * Called with each repeat the moment it has its score, before the others are done: what is kept then survives
+   * this process being killed while the rest are asked for. Failed repeats come with the outcome only.
+   */
+  onScored?: (record: RepeatRecord) => void;
+  /**
+   * Seeds each request from this and the repeat and request it is for, so a request asked again (its answer lost
+   * with a killed process) samples what it sampled the first time, where the backend honours `seed`.
+   */
+  seedBase?: string;
 }
 
 /** Top alternatives asked per token in LOGPROB_WEIGHTED mode: the 5 scale values plus spacing variants. */
@@ -103,7 +114,10 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
   }));
 
   const scoreOnly = plan.mode === ScoringMode.LOGPROB_WEIGHTED;
-  const request = async (n: number): Promise<JudgeChoice[]> => {
+  /** `state`'s request made last: its seed. Requests of a repeat are counted in the order they are made. */
+  const seedOf = (state: RepeatState) =>
+    plan.seedBase === undefined ? undefined : requestSeed(plan.seedBase, state.repeatIndex, state.requests);
+  const request = async (n: number, seed: number | undefined): Promise<JudgeChoice[]> => {
     const completion = await plan.run(() => {
       // Checked again after waiting for a slot: a cancelled call must not start new requests.
       plan.signal?.throwIfAborted();
@@ -118,6 +132,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
           n,
           topLogprobs: scoreOnly ? TOP_LOGPROBS : 0,
           constrainToForm: !scoreOnly,
+          seed,
         },
         undefined,
       );
@@ -138,6 +153,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     }
     try {
       state.valid.push(readChoice(plan, choice));
+      if (state.valid.length === perRepeat) plan.onScored?.(recordOf(state));
     } catch (error) {
       if (!(error instanceof JudgeOutputError)) throw error;
       state.lastError = error.message;
@@ -176,7 +192,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     await Promise.all(
       chunks(count).map(async (size) => {
         state.requests++;
-        const choices = await request(size);
+        const choices = await request(size, seedOf(state));
         noteChoices(size, choices.length);
         // Short of choices only when n is ignored (else noteChoices threw or there are enough): ask the rest singly.
         const got = nIgnored ? Math.min(size, Math.max(choices.length, 1)) : size;
@@ -202,7 +218,7 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
       await Promise.all(
         batches.map(async (mine) => {
           mine[0].requests++;
-          const choices = await request(mine.length);
+          const choices = await request(mine.length, seedOf(mine[0]));
           noteChoices(mine.length, choices.length);
           mine.forEach((state, i) => {
             if (choices[i] || !nIgnored) accept(state, choices[i]);
@@ -217,7 +233,9 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
     }
   }
 
-  const records = states.map((state): RepeatRecord => {
+  return { records: states.map(recordOf), nIgnored };
+
+  function recordOf(state: RepeatState): RepeatRecord {
     const base = { repeatIndex: state.repeatIndex, requests: state.requests };
     if (state.valid.length < perRepeat) {
       const got = perRepeat > 1 ? ` (${state.valid.length} of ${perRepeat} samples valid)` : "";
@@ -246,6 +264,11 @@ export async function scoreRepeats(plan: RepeatScoringPlan, repeatIndices: reado
       scoreMass: plan.mode === ScoringMode.LOGPROB_WEIGHTED ? state.valid[0].mass : 0,
       samples: plan.mode === ScoringMode.N_SAMPLE ? scores : [],
     };
-  });
-  return { records, nIgnored };
+  }
+}
+
+/** A 31-bit seed from the answer's identity, the repeat and its request number (OpenAI and vLLM take int seeds). */
+export function requestSeed(seedBase: string, repeatIndex: number, request: number): number {
+  const digest = createHash("sha256").update(`${seedBase}\n${repeatIndex}\n${request}`).digest();
+  return digest.readUInt32BE(0) & 0x7fffffff;
 }

@@ -84,7 +84,13 @@ export function createGenerationJudgeBackend(backend: TextGenerationBackend, sys
           // Plain completion without a chat template: the form ends where the judge's answer starts.
           completionPrompt: `${user}\n`,
         },
-        sampling: { temperature: request.temperature, topP: 0, maxTokens: request.maxTokens, seed: 0, stop: [] },
+        sampling: {
+          temperature: request.temperature,
+          topP: 0,
+          maxTokens: request.maxTokens,
+          seed: request.seed ?? 0,
+          stop: [],
+        },
         jsonSchema: request.constrainToForm ? FORM_JSON_SCHEMA : undefined,
         signal,
       });

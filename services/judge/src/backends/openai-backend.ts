@@ -33,6 +33,7 @@ export function createOpenAiJudgeBackend(options: OpenAiJudgeBackendOptions): Ju
           max_tokens: request.maxTokens,
           ...(request.n > 1 ? { n: request.n } : {}),
           ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
+          ...(request.seed !== undefined ? { seed: request.seed } : {}),
         },
         { signal },
       );
