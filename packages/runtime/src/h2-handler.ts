@@ -3,12 +3,14 @@
  * http2 compatibility API (Http2ServerRequest/Response) that connectNodeAdapter needs. Same wire behaviour:
  * response headers after the first response chunk (or the end of the body), trailers when the handler has any.
  * It saves, per call, the compat objects and their listeners, a Readable async iterator over the request, a URL
- * parse, and an AbortError (DOMException) for every stream that closes after its response was sent.
+ * parse, and an AbortError (DOMException) for every stream that closes after its response was sent. Unary gRPC
+ * calls can skip connect's handler pipeline too (unary-fast-path.ts).
  */
 import http2 from "node:http2";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { UnaryCall, UnaryFastPath } from "./unary-fast-path.js";
 
 const {
   NGHTTP2_REFUSED_STREAM,
@@ -140,78 +142,186 @@ export interface Http2StreamHandlerOptions {
   handlers: readonly UniversalHandler[];
   /** Applied to the trailers before they are sent (the runtime re-encodes grpc-message). */
   trailers?: (trailers: OutgoingHttpHeaders) => OutgoingHttpHeaders;
+  /** Unary gRPC calls it accepts skip connect's handler pipeline (unary-fast-path.ts); the rest go to `handlers`. */
+  unary?: UnaryFastPath;
+}
+
+/** One call's link to its stream: the request signal, and whether the response went out. */
+interface StreamCall {
+  readonly abort: AbortController;
+  finished: boolean;
+}
+
+/**
+ * Reads a unary request's one message. Undefined when the body is anything else (a compressed or oversized
+ * message, several messages, an incomplete one, a reset stream): connect must answer it, from `read` chunks on.
+ */
+async function readSingleMessage(
+  it: AsyncIterator<Uint8Array>,
+  readMaxBytes: number,
+  read: Uint8Array[],
+): Promise<Uint8Array | undefined> {
+  let total = 0;
+  let length = -1;
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await it.next();
+    } catch {
+      return undefined; // the iterator throws the same failure again for connect
+    }
+    if (next.done) break;
+    read.push(next.value);
+    total += next.value.byteLength;
+    if (length < 0 && total >= 5) {
+      const head = read[0].byteLength >= 5 ? read[0] : Buffer.concat(read);
+      // Flags 0: neither compressed nor anything else this path would have to interpret.
+      if (head[0] !== 0) return undefined;
+      length = ((head[1] << 24) | (head[2] << 16) | (head[3] << 8) | head[4]) >>> 0;
+      if (length > readMaxBytes) return undefined;
+    }
+    if (length >= 0 && total > 5 + length) return undefined;
+  }
+  if (length < 0 || total !== 5 + length) return undefined;
+  // A copy, as connect's envelope decoder makes: decoded bytes fields must not pin the stream's chunks.
+  const message = new Uint8Array(length);
+  let at = -5;
+  for (const chunk of read) {
+    if (at >= 0) message.set(chunk, at);
+    else if (chunk.byteLength + at > 0) message.set(chunk.subarray(-at), 0);
+    at += chunk.byteLength;
+  }
+  return message;
+}
+
+/** A body that yields the chunks already read, then the rest of the stream. */
+function replayed(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  let index = 0;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => (index < read.length ? Promise.resolve({ done: false, value: read[index++] }) : rest.next()),
+    }),
+  };
+}
+
+/** Serves a call through connect's universal handler. */
+async function serveUniversal(
+  stream: http2.ServerHttp2Stream,
+  handler: UniversalHandler,
+  request: UniversalServerRequest,
+  call: StreamCall,
+  mapTrailers: (trailers: OutgoingHttpHeaders) => OutgoingHttpHeaders,
+): Promise<void> {
+  const response = await handler(request);
+  const it = response.body?.[Symbol.asyncIterator]();
+  let writing = false;
+  try {
+    let chunk = it ? await it.next() : undefined;
+    if (stream.destroyed) return;
+    const trailer = response.trailer;
+    const empty = chunk === undefined || chunk.done === true;
+    if (empty && trailer === undefined) call.finished = true;
+    // Headers after the first chunk, so that the implementation can still set response headers.
+    stream.respond(nodeHeaders(response.header, { ":status": response.status }), {
+      waitForTrailers: trailer !== undefined,
+      endStream: empty && trailer === undefined,
+    });
+    if (trailer !== undefined) {
+      stream.once("wantTrailers", () => {
+        stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {})));
+        stopUnreadRequest(stream);
+      });
+    }
+    while (chunk !== undefined && chunk.done !== true) {
+      writing = true;
+      const pending = write(stream, chunk.value);
+      if (pending) await pending;
+      writing = false;
+      chunk = await it!.next();
+    }
+    call.finished = true;
+    if (!stream.writableEnded) stream.end();
+    if (trailer === undefined) stopUnreadRequest(stream);
+  } catch (error) {
+    // Write errors go back to the handler, as connect-node reports them.
+    if (writing) it?.throw?.(error).catch(() => {});
+    if (stream.destroyed) return; // the client is gone: nothing to report
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    throw error;
+  } finally {
+    it?.return?.().catch(() => {});
+  }
+}
+
+/**
+ * Serves a unary gRPC call on the fast path, with the frames connect's handler sends: response headers, the one
+ * message (none on error), then trailers. A body it cannot take goes to connect with the chunks already read.
+ */
+async function serveUnary(
+  stream: http2.ServerHttp2Stream,
+  unary: UnaryCall,
+  readMaxBytes: number,
+  request: UniversalServerRequest & { body: AsyncIterable<Uint8Array> },
+  call: StreamCall,
+  toConnect: (body: AsyncIterable<Uint8Array>) => Promise<void>,
+  mapTrailers: (trailers: OutgoingHttpHeaders) => OutgoingHttpHeaders,
+): Promise<void> {
+  const it = request.body[Symbol.asyncIterator]();
+  const read: Uint8Array[] = [];
+  const message = await readSingleMessage(it, readMaxBytes, read);
+  if (message === undefined) return toConnect(replayed(read, it));
+  const result = await unary.run(message, request.signal, request.url);
+  if (stream.destroyed) {
+    result.end();
+    return;
+  }
+  stream.respond(nodeHeaders(result.header, { ":status": 200 }), { waitForTrailers: true });
+  stream.once("wantTrailers", () => {
+    stream.sendTrailers(mapTrailers(nodeHeaders(result.trailer, {})));
+    stopUnreadRequest(stream);
+  });
+  if (result.body !== undefined) stream.write(result.body);
+  call.finished = true;
+  result.end();
+  stream.end();
 }
 
 /** A listener for an Http2Server's "stream" event that routes to connect's universal handlers by path. */
 export function createHttp2StreamHandler(options: Http2StreamHandlerOptions) {
   const paths = new Map(options.handlers.map((h) => [h.requestPath, h]));
   const mapTrailers = options.trailers ?? ((t: OutgoingHttpHeaders) => t);
+  const unary = options.unary;
   return function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const path = headers[":path"] ?? "";
     const query = path.indexOf("?");
-    const handler = paths.get(query < 0 ? path : path.slice(0, query));
+    const requestPath = query < 0 ? path : path.slice(0, query);
+    const handler = paths.get(requestPath);
     if (!handler) {
       stream.respond({ ":status": 404 }, { endStream: true });
       return;
     }
-    let finished = false;
-    const abort = new AbortController();
+    const call: StreamCall = { abort: new AbortController(), finished: false };
     stream.once("close", () => {
       // Once the response went out nobody listens any more (connect aborts the call's own signal itself).
-      if (!finished) abort.abort(errorFromResetCode(stream.rstCode));
+      if (!call.finished) call.abort.abort(errorFromResetCode(stream.rstCode));
     });
-    const request: UniversalServerRequest = {
+    const request = {
       httpVersion: "2.0",
       method: headers[":method"] ?? "",
       url: `http://${headers[":authority"] ?? headers.host ?? "localhost"}${path}`,
       header: webHeaders(headers),
       body: requestBody(stream),
-      signal: abort.signal,
-    };
-    handler(request)
-      .then(async (response) => {
-        const it = response.body?.[Symbol.asyncIterator]();
-        let writing = false;
-        try {
-          let chunk = it ? await it.next() : undefined;
-          if (stream.destroyed) return;
-          const trailer = response.trailer;
-          const empty = chunk === undefined || chunk.done === true;
-          if (empty && trailer === undefined) finished = true;
-          // Headers after the first chunk, so that the implementation can still set response headers.
-          stream.respond(nodeHeaders(response.header, { ":status": response.status }), {
-            waitForTrailers: trailer !== undefined,
-            endStream: empty && trailer === undefined,
-          });
-          if (trailer !== undefined) {
-            stream.once("wantTrailers", () => {
-              stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {})));
-              stopUnreadRequest(stream);
-            });
-          }
-          while (chunk !== undefined && chunk.done !== true) {
-            writing = true;
-            const pending = write(stream, chunk.value);
-            if (pending) await pending;
-            writing = false;
-            chunk = await it!.next();
-          }
-          finished = true;
-          if (!stream.writableEnded) stream.end();
-          if (trailer === undefined) stopUnreadRequest(stream);
-        } catch (error) {
-          // Write errors go back to the handler, as connect-node reports them.
-          if (writing) it?.throw?.(error).catch(() => {});
-          if (stream.destroyed) return; // the client is gone: nothing to report
-          stream.close(NGHTTP2_INTERNAL_ERROR);
-          throw error;
-        } finally {
-          it?.return?.().catch(() => {});
-        }
-      })
-      .catch((error) => {
-        if (ConnectError.from(error).code === Code.Aborted) return;
-        console.error(`handler for rpc ${handler.method.name} of ${handler.service.typeName} failed`, error);
-      });
+      signal: call.abort.signal,
+    } satisfies UniversalServerRequest;
+    const toConnect = (body: AsyncIterable<Uint8Array>) =>
+      serveUniversal(stream, handler, { ...request, body }, call, mapTrailers);
+    const fast = unary?.accept(requestPath, request.method, request.header);
+    const served = fast
+      ? serveUnary(stream, fast, unary!.readMaxBytes, request, call, toConnect, mapTrailers)
+      : toConnect(request.body);
+    served.catch((error) => {
+      if (ConnectError.from(error).code === Code.Aborted) return;
+      console.error(`handler for rpc ${handler.method.name} of ${handler.service.typeName} failed`, error);
+    });
   };
 }
