@@ -32,6 +32,18 @@ describe("RAG prompt templates", () => {
     assert.notEqual(hash, templateHash(RAG_COMPACT_TEMPLATE));
   });
 
+  it("keeps a template's hash, and recomputes it when the same object's wording changed", () => {
+    const template = { ...RAG_DEFAULT_TEMPLATE };
+    const before = templateHash(template);
+    assert.equal(templateHash(template), before);
+    template.user = `${template.user} Be brief.`;
+    const after = templateHash(template);
+    assert.notEqual(after, before);
+    assert.equal(after, templateHash({ ...template }), "the same hash as a fresh object with that wording");
+    template.description = "not part of the hash";
+    assert.equal(templateHash(template), after);
+  });
+
   it("leaves placeholder-like text inside contexts alone", () => {
     const rendered = renderRagPrompt({ question: "q?", contexts: [{ text: "literal {{question}} here" }] });
     assert.ok(rendered.user.includes("literal {{question}} here"));
