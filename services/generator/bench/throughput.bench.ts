@@ -15,10 +15,14 @@ import { createOpenAiClient } from "@ragtune/llm";
 const CONCURRENCY = 32;
 
 /** Starts a bench helper process and reads the JSON line it prints once it listens. */
-async function startProcess(script: string, args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL(script, import.meta.url).pathname, ...args], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+async function startProcess(script: string, args: string[], nodeFlags: string[] = []) {
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, "--import", "tsx", new URL(script, import.meta.url).pathname, ...args],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async () => JSON.parse(String((await lines.next()).value)) as Record<string, string>;
   const info = await next();
@@ -71,7 +75,16 @@ async function drive(generate: Generate, requests: number, concurrency: number) 
 async function measure(latencyMs: number, requests: number) {
   const fake = await startProcess("./support/fake-server-process.ts", [String(latencyMs)]);
   const baseUrl = fake.info.baseUrl;
-  const generator = await startProcess("./support/generator-process.ts", [baseUrl, String(CONCURRENCY)]);
+  // GENERATOR_BENCH_PROFILE_DIR=<dir>: a V8 CPU profile of the generator process (node --cpu-prof) for that row.
+  const profileDir = process.env.GENERATOR_BENCH_PROFILE_DIR;
+  const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const generator = await startProcess("./support/generator-process.ts", [baseUrl, String(CONCURRENCY)], profile);
+  // The same service with the runtime server's unary fast path off: connect's handler, the server path before.
+  const generatorConnect = await startProcess("./support/generator-process.ts", [
+    baseUrl,
+    String(CONCURRENCY),
+    "connect-handler",
+  ]);
   try {
     const request = (i: number) => ({
       question: `How long is the Orrin Canal? (${i})`,
@@ -112,11 +125,17 @@ async function measure(latencyMs: number, requests: number) {
     await drive((i) => inMemory.generate(request(i)), warm, CONCURRENCY);
     const serviceInMemory = await drive((i) => inMemory.generate(request(i)), requests, CONCURRENCY);
 
-    const grpc = createServiceClient(GeneratorService, generator.info.url);
-    await drive((i) => grpc.generate(request(i)), warm, CONCURRENCY);
-    const cpuBefore = await generator.cpuMs();
-    const serviceGrpc = await drive((i) => grpc.generate(request(i)), requests, CONCURRENCY);
-    const generatorCpuMs = ((await generator.cpuMs()) - cpuBefore) / requests;
+    /** Drives a generator process over gRPC; also its CPU per request, ms. */
+    const overGrpc = async (process: typeof generator) => {
+      const grpc = createServiceClient(GeneratorService, process.info.url);
+      await drive((i) => grpc.generate(request(i)), warm, CONCURRENCY);
+      const cpuBefore = await process.cpuMs();
+      const result = await drive((i) => grpc.generate(request(i)), requests, CONCURRENCY);
+      return { ...result, processCpuMs: ((await process.cpuMs()) - cpuBefore) / requests };
+    };
+    const connectHandler = await overGrpc(generatorConnect);
+    const serviceGrpc = await overGrpc(generator);
+    const generatorCpuMs = serviceGrpc.processCpuMs;
 
     const row = (name: string, r: Awaited<ReturnType<typeof drive>>) =>
       `  ${name.padEnd(44)} ${r.throughput.toFixed(1).padStart(7)} /s  ratio ${(r.throughput / ideal).toFixed(3)}  mean ${r.meanMs.toFixed(1)} ms  p99 ${r.p99Ms.toFixed(1)} ms  overhead ${(r.meanMs - latencyMs).toFixed(2)} ms/request  caller CPU ${r.cpuMs.toFixed(3)} ms/request`;
@@ -127,6 +146,9 @@ async function measure(latencyMs: number, requests: number) {
     console.log(row("OpenAI client alone (lean HTTP/1.1)", clientOnly));
     console.log(row("service, in-memory transport", serviceInMemory));
     console.log(
+      `${row("service over gRPC, connect's handler (before)", connectHandler)}  generator process CPU ${connectHandler.processCpuMs.toFixed(3)} ms/request`,
+    );
+    console.log(
       `${row("service process over gRPC (HTTP/2 socket)", serviceGrpc)}  generator process CPU ${generatorCpuMs.toFixed(3)} ms/request`,
     );
     const ratio = serviceGrpc.throughput / ideal;
@@ -135,10 +157,11 @@ async function measure(latencyMs: number, requests: number) {
     );
     const at = `${latencyMs}ms`;
     console.log(
-      `BENCH generator achieved_ideal_grpc_${at}=${ratio.toFixed(3)} client_alone_${at}=${(clientOnly.throughput / ideal).toFixed(3)} fetch_alone_${at}=${(fetchOnly.throughput / ideal).toFixed(3)} client_cpu_ms=${clientOnly.cpuMs.toFixed(3)} fetch_cpu_ms=${fetchOnly.cpuMs.toFixed(3)} generator_cpu_ms=${generatorCpuMs.toFixed(3)} load_average=${os.loadavg()[0].toFixed(1)}`,
+      `BENCH generator achieved_ideal_grpc_${at}=${ratio.toFixed(3)} client_alone_${at}=${(clientOnly.throughput / ideal).toFixed(3)} fetch_alone_${at}=${(fetchOnly.throughput / ideal).toFixed(3)} connect_handler_grpc_${at}=${(connectHandler.throughput / ideal).toFixed(3)} client_cpu_ms=${clientOnly.cpuMs.toFixed(3)} fetch_cpu_ms=${fetchOnly.cpuMs.toFixed(3)} generator_cpu_ms=${generatorCpuMs.toFixed(3)} connect_handler_cpu_ms=${connectHandler.processCpuMs.toFixed(3)} load_average=${os.loadavg()[0].toFixed(1)}`,
     );
   } finally {
     generator.stop();
+    generatorConnect.stop();
     fake.stop();
   }
 }
