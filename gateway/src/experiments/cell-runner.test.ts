@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { FineTuneMethod, ModelRefSchema, SpreadSchema } from "@ragtune/contracts/common";
-import { DatasetSpecSchema, ExperimentSpecSchema } from "@ragtune/contracts/gateway";
+import { DatasetSpecSchema, ExperimentSpecSchema, type Hyperparameters } from "@ragtune/contracts/gateway";
 import { GeneratorService } from "@ragtune/contracts/generator";
 import {
   CriterionScoreSchema,
@@ -12,15 +12,28 @@ import {
   ScoreResponseSchema,
   ScoringMode,
 } from "@ragtune/contracts/judge";
-import { TrainerService } from "@ragtune/contracts/trainer";
+import { JobSchema, JobState, type SubmitJobRequest, TrainerService } from "@ragtune/contracts/trainer";
 import { createLogger } from "@ragtune/runtime";
 import type { QaItem } from "@ragtune/datasets";
-import { runCell } from "./cell-runner.js";
+import { runCell, trainingPriority } from "./cell-runner.js";
 import type { PreparedDataset } from "./dataset-preparation.js";
 
-/** Runs a base cell of one item through runCell; returns what the judge was sent and the cell's result. */
-async function runOneItem(generated: string, item: QaItem, prepared: Partial<PreparedDataset> = {}) {
+/**
+ * Runs a cell of one item through runCell (a base cell unless `fineTune` says what to train); returns what the judge
+ * was sent, the cell's result and the fine-tune submitted.
+ */
+async function runOneItem(
+  generated: string,
+  item: QaItem,
+  prepared: Partial<PreparedDataset> = {},
+  fineTune: { size: number; method: FineTuneMethod; epochs: number } = {
+    size: 0,
+    method: FineTuneMethod.UNSPECIFIED,
+    epochs: 0,
+  },
+) {
   const seen: ScoreBatchRequest[] = [];
+  const submitted: SubmitJobRequest[] = [];
   const transport = createRouterTransport(({ service }) => {
     service(GeneratorService, {
       generate: async () => ({ answer: generated, latencySeconds: 0.01 }),
@@ -43,7 +56,15 @@ async function runOneItem(generated: string, item: QaItem, prepared: Partial<Pre
         };
       },
     });
-    service(TrainerService, {});
+    service(TrainerService, {
+      submitJob: async (request) => {
+        submitted.push(request);
+        return {};
+      },
+      async *watchJob(request) {
+        yield { job: create(JobSchema, { jobId: request.jobId, state: JobState.SUCCEEDED, adapterId: "ad-1" }) };
+      },
+    });
   });
   const spec = create(ExperimentSpecSchema, {
     criteria: ["accuracy"],
@@ -57,9 +78,10 @@ async function runOneItem(generated: string, item: QaItem, prepared: Partial<Pre
       dataset: create(DatasetSpecSchema, { name: "nq", format: "nq-open" }),
       model: create(ModelRefSchema, { baseModel: "reader" }),
       modelIndex: 0,
-      size: 0,
-      method: FineTuneMethod.UNSPECIFIED,
+      size: fineTune.size,
+      method: fineTune.method,
       hyperparametersIndex: 0,
+      ...(fineTune.size > 0 ? { hyperparameters: { epochs: fineTune.epochs } as Hyperparameters } : {}),
     },
     spec,
     prepared: {
@@ -82,7 +104,7 @@ async function runOneItem(generated: string, item: QaItem, prepared: Partial<Pre
     onStage: () => {},
   });
   assert.equal(seen.length, 1);
-  return { sent: seen[0].items[0], result };
+  return { sent: seen[0].items[0], result, submitted };
 }
 
 describe("runCell's judge call", () => {
@@ -122,5 +144,52 @@ describe("runCell's judge call", () => {
     assert.equal(answered.sent.answer, "Japanese only.");
     const elsewhere = await runOneItem("The context does not answer this question.", item);
     assert.equal(elsewhere.sent.answer, "The context does not answer this question.", "only where the dataset says");
+  });
+});
+
+describe("runCell's fine-tune", () => {
+  it("asks the trainer to run bigger fine-tunes first, QLoRA before LoRA of the same size", () => {
+    const order = [
+      [1000, FineTuneMethod.QLORA],
+      [1000, FineTuneMethod.LORA],
+      [500, FineTuneMethod.QLORA],
+      [500, FineTuneMethod.LORA],
+      [200, FineTuneMethod.QLORA],
+      [200, FineTuneMethod.LORA],
+    ] as const;
+    const priorities = order.map(([size, method]) => trainingPriority(size, 3, method));
+    assert.deepEqual(
+      priorities,
+      [...priorities].sort((a, b) => b - a),
+      "priorities fall along the expected sizes",
+    );
+    assert.equal(new Set(priorities).size, priorities.length, "no two sizes share a priority");
+    assert.ok(trainingPriority(500, 3, FineTuneMethod.LORA) > trainingPriority(1000, 1, FineTuneMethod.QLORA));
+  });
+
+  it("submits the job with that priority", async () => {
+    const item = {
+      id: "q1",
+      question: "What is Paris called?",
+      answer: "Lutetia",
+      answers: ["Lutetia"],
+      evidence: [],
+      evidenceDocumentIds: [],
+      type: "factoid",
+      metadata: {},
+    };
+    const { submitted, result } = await runOneItem(
+      "Lutetia.",
+      item,
+      { poolSizes: { "finetune-500": 480 } },
+      {
+        size: 500,
+        method: FineTuneMethod.LORA,
+        epochs: 2,
+      },
+    );
+    assert.equal(submitted.length, 1);
+    assert.equal(submitted[0].priority, trainingPriority(480, 2, FineTuneMethod.LORA));
+    assert.equal(result.adapterId, "ad-1");
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { FineTuneMethod } from "@ragtune/contracts/common";
 import type { AnswerRecord, ExperimentSpec } from "@ragtune/contracts/gateway";
 import type { GeneratorService } from "@ragtune/contracts/generator";
 import type { JudgeService, ScoreItemSchema, ScoreResponse } from "@ragtune/contracts/judge";
@@ -83,6 +84,16 @@ async function watchToEnd(options: CellRunOptions, jobId: string): Promise<Job |
   }
 }
 
+/**
+ * The trainer's queue priority of a cell's fine-tune: the examples it trains on (× epochs), so the longest jobs
+ * start first (longest-processing-time order) and the last GPU to free up does not hold a big job that started
+ * late while the others idle. Among equal sizes QLoRA goes first: dequantising the 4-bit base makes it the slower.
+ */
+export function trainingPriority(trainedOn: number, epochs: number, method: FineTuneMethod): number {
+  const examplesSeen = trainedOn * Math.max(1, epochs);
+  return Math.min(2 ** 31 - 1, examplesSeen * 2 + (method === FineTuneMethod.QLORA ? 1 : 0));
+}
+
 async function fineTune(options: CellRunOptions): Promise<{ adapterId: string; trainedOn: number; executor: string }> {
   const { cell, spec, prepared, clients, signal } = options;
   const pool = poolName(cell.size);
@@ -93,6 +104,7 @@ async function fineTune(options: CellRunOptions): Promise<{ adapterId: string; t
   await clients.trainer.submitJob(
     {
       jobId,
+      priority: trainingPriority(trainedOn, h.epochs, cell.method),
       spec: {
         baseModel: cell.model.baseModel,
         trainingData: {
