@@ -1,9 +1,10 @@
 /**
  * Unary gRPC calls (binary protobuf, POST) served without connect's generic handler pipeline: the one request
  * message is decoded, the implementation runs through connect's own invokeUnaryImplementation (so interceptors,
- * auth, tracing and the handler context are connect's), and the one response message is encoded, with no
- * async-iterable transform per step. connect's gRPC handler spent about 1.1 ms of CPU per generator call here
- * (services/generator/README.md, Saturation); its async generators and their promises were most of it.
+ * auth and tracing run as connect runs them) with a handler context like connect's (call-context.ts), and the one
+ * response message is encoded, with no async-iterable transform per step. connect's gRPC handler spent about 1.1 ms
+ * of CPU per generator call here (services/generator/README.md, Saturation); its async generators and their
+ * promises were most of it.
  *
  * Same wire behaviour as connect's gRPC handler (@connectrpc/connect 2.x protocol-grpc/handler-factory): the same
  * response headers and trailers, status codes, error messages and details, deadline and compression negotiation.
@@ -11,14 +12,7 @@
  * methods) stays with connect, and h2-handler.ts hands connect a request body whose single-message framing it could
  * not confirm (compressed, oversized, several or incomplete messages), so those answers are connect's own.
  */
-import {
-  Code,
-  ConnectError,
-  createHandlerContext,
-  createServiceImplSpec,
-  type Interceptor,
-  type MethodImplSpec,
-} from "@connectrpc/connect";
+import { Code, ConnectError, createServiceImplSpec, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
 import {
   compressionNegotiate,
   createMethodSerializationLookup,
@@ -41,6 +35,7 @@ import {
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
 import type { DescService } from "@bufbuild/protobuf";
+import { type CallContext, createCallContext, createLiveCalls } from "./call-context.js";
 
 /** What a unary call answered: the response headers, the one encoded message (none on error), the trailers. */
 export interface UnaryCallResult {
@@ -76,6 +71,7 @@ export function createUnaryFastPath(
   routerOptions: Partial<UniversalHandlerOptions>,
 ): UnaryFastPath {
   const opt = validateUniversalHandlerOptions(routerOptions);
+  const live = createLiveCalls(opt.shutdownSignal);
   const methods = new Map<string, UnaryMethod>();
   for (const { service, impl } of implementations) {
     const spec = createServiceImplSpec(service, impl as never);
@@ -110,21 +106,27 @@ export function createUnaryFastPath(
         run: (message, requestSignal, url) => {
           // The deadline counts from the call's arrival, as connect's (its context is made before the body is read).
           const timeoutMs = timeout.timeoutMs === undefined ? undefined : timeout.timeoutMs - (Date.now() - arrived);
-          const context = createHandlerContext({
-            ...method.spec,
-            service: method.spec.method.parent,
-            requestMethod: httpMethod,
-            protocolName: "grpc",
-            timeoutMs,
-            shutdownSignal: opt.shutdownSignal,
-            requestSignal,
-            requestHeader: header,
-            url,
-            responseHeader: { [headerContentType]: contentTypeProto },
-            responseTrailer: { [headerGrpcStatus]: grpcStatusOk },
-            contextValues: undefined,
-          });
-          if (compression.response) context.responseHeader.set(headerEncoding, compression.response.name);
+          const responseHeader = new Headers();
+          responseHeader.set(headerContentType, contentTypeProto);
+          if (compression.response) responseHeader.set(headerEncoding, compression.response.name);
+          const responseTrailer = new Headers();
+          responseTrailer.set(headerGrpcStatus, grpcStatusOk);
+          const context = createCallContext(
+            {
+              spec: method.spec,
+              service: method.spec.method.parent,
+              method: method.spec.method,
+              requestMethod: httpMethod,
+              protocolName: "grpc",
+              timeoutMs,
+              requestSignal,
+              requestHeader: header,
+              url,
+              responseHeader,
+              responseTrailer,
+            },
+            live,
+          );
           return invoke(method, context, message, compression.response, opt.compressMinBytes, opt.interceptors);
         },
       };
@@ -142,7 +144,7 @@ type Compression = NonNullable<ReturnType<typeof compressionNegotiate>["response
 
 async function invoke(
   method: UnaryMethod,
-  context: ReturnType<typeof createHandlerContext>,
+  context: CallContext,
   message: Uint8Array,
   compression: Compression | null,
   compressMinBytes: number,
