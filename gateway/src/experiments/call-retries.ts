@@ -7,6 +7,10 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
+import { sleep } from "@ragtune/runtime";
+
+/** The runner's pauses (re-exported: one abortable sleep for the gateway and the services). */
+export { sleep };
 
 /**
  * Codes a retry can fix: the service is restarting or overloaded, or one call took too long. CANCELED too: a
@@ -54,21 +58,6 @@ export function isRetryable(error: unknown): boolean {
 export function backoffMs(policy: RetryPolicy, retry: number): number {
   const ceiling = Math.min(policy.maxBackoffMs, policy.baseBackoffMs * 2 ** retry);
   return Math.round((policy.random ?? Math.random)() * ceiling);
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Runs attempt() until it succeeds, fails for a reason a retry cannot fix, or the policy's bounds are spent. */

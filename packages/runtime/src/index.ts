@@ -1,4 +1,5 @@
 export * from "./bucket-limits.js";
+export * from "./nats-patience.js";
 export * from "./caller-auth.js";
 export * from "./client.js";
 export * from "./config.js";

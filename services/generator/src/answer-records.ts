@@ -5,8 +5,8 @@
  * different one. Each record carries the hash of the request it answered, so that the service can refuse a key
  * reused for another request instead of answering it with the wrong thing.
  *
- * The records only save work: when NATS cannot be reached the request is answered by the model as if it had no
- * key (logged), never failed for it.
+ * The records only save work: NATS restarting is waited out (30 s), and when it still cannot be reached the
+ * request is answered by the model as if it had no key (logged), never failed for it.
  */
 import { createHash } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -17,7 +17,7 @@ import {
   type GenerateResponse,
   GenerateResponseSchema,
 } from "@ragtune/contracts/generator";
-import { type Logger, type NatsHandle, openKv } from "@ragtune/runtime";
+import { type Logger, type NatsHandle, openKv, waitingOutNatsRestarts } from "@ragtune/runtime";
 
 export const ANSWER_RECORDS_BUCKET = "ragtune_generator_answers";
 
@@ -60,7 +60,7 @@ export async function createKvAnswerRecords(
     async find(key) {
       let stored: StoredRecord | undefined;
       try {
-        const entry = await kv.get(kvKeyOf(key));
+        const entry = await waitingOutNatsRestarts(() => kv.get(kvKeyOf(key)));
         if (entry?.operation === "PUT" && entry.length > 0) stored = entry.json<StoredRecord>();
       } catch (error) {
         unreachable("the model is asked, as for a request without idempotency_key", error);
@@ -79,7 +79,7 @@ export async function createKvAnswerRecords(
         response: Buffer.from(toBinary(GenerateResponseSchema, response)).toString("base64"),
       };
       try {
-        await kv.put(kvKeyOf(key), JSON.stringify(stored));
+        await waitingOutNatsRestarts(() => kv.put(kvKeyOf(key), JSON.stringify(stored)));
       } catch (error) {
         unreachable("this answer is not kept for a retry", error);
       }
