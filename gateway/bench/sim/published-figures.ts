@@ -83,6 +83,38 @@ export const FIGURES = {
     "s per request",
     "hosted chat completion of ~150 output tokens: ~0.5 s to first token + ~80 tok/s (assumed)",
   ),
+  /**
+   * A hosted model's rate limits (the judge's and the hosted reader's, each its own pool: OpenAI limits per model).
+   * Usage tier 5 (an organisation that has paid $1,000 or more; one running this protocol, ~22k judge requests a
+   * run, gets there): 10,000 requests and 30,000,000 tokens a minute for the gpt-4o family (OpenAI's model pages,
+   * as quoted for chatgpt-4o-latest in community.openai.com/t/1357016). Tier 4 for gpt-4o: 10,000 RPM and 800,000
+   * TPM (the openai-cookbook's copy of the docs, examples/data/oai_docs/tier-four.txt). A request over the limit
+   * is answered 429 and sent again later; the model queues it instead, which can only make the run shorter.
+   */
+  SIM_HOSTED_RPM: figure(
+    "SIM_HOSTED_RPM",
+    10_000,
+    "requests per minute per model",
+    "OpenAI gpt-4o family, usage tier 5 (model page, quoted in community.openai.com/t/1357016); tier 4 is also 10,000",
+  ),
+  SIM_HOSTED_TPM: figure(
+    "SIM_HOSTED_TPM",
+    30_000_000,
+    "tokens per minute per model",
+    "OpenAI gpt-4o family, usage tier 5 (same); tier 4 800,000 (openai-cookbook examples/data/oai_docs/tier-four.txt)",
+  ),
+  /**
+   * What a request counts against the token limit, when it is sent: here its prompt plus max_tokens for every
+   * choice, on the safe side (OpenAI's rate-limits guide counts the larger of max_tokens and the request's token
+   * estimate). max_tokens is 256 for the judge's scoring form (services/judge FORM_MAX_TOKENS) and for answers (the
+   * spec's default): a judge request with n=10 counts its prompt + 2,560.
+   */
+  SIM_HOSTED_MAX_TOKENS: figure(
+    "SIM_HOSTED_MAX_TOKENS",
+    256,
+    "tokens per choice counted against TPM",
+    "judge FORM_MAX_TOKENS and the spec's default max_tokens; counted as prompt + max_tokens x n when sent",
+  ),
   /** Output tokens of an answer (the fake's echo is shorter than a model's answer). */
   SIM_ANSWER_TOKENS: figure(
     "SIM_ANSWER_TOKENS",

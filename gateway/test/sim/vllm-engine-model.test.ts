@@ -63,3 +63,26 @@ test("beyond the batch limit requests wait; a new adapter stalls the engine once
   assert.equal(engine.stats.adapterLoads, 1);
   assert.ok(engine.stats.busySeconds >= FIGURES.SIM_ADAPTER_LOAD_SECONDS.value);
 });
+
+test("two servers on one GPU take turns: each runs about half as fast, the GPU's busy time counted once", async () => {
+  const alone = new VllmEngineModel(FACTOR);
+  await alone.submit({ promptTokens: 8, outputTokens: 400, adapter: "" });
+  alone.close();
+  const clock = heldClock();
+  const shared = new VllmEngineModel(FACTOR, clock.now);
+  // The GPU's busy time when each server's request is answered.
+  const answers = ["llama", "mistral"].map((server) =>
+    shared.submit({ promptTokens: 8, outputTokens: 400, adapter: "", server }).then(() => shared.stats.busySeconds),
+  );
+  clock.release();
+  const answeredAt = await Promise.all(answers);
+  shared.close();
+  const servers = shared.serverStats();
+  assert.deepEqual([...servers.keys()], ["llama", "mistral"]);
+  const sum = [...servers.values()].reduce((total, s) => total + s.busySeconds, 0);
+  assert.ok(Math.abs(shared.stats.busySeconds - sum) < 1e-9, "one step at a time on the GPU");
+  for (const at of answeredAt) {
+    const ratio = at / alone.stats.busySeconds;
+    assert.ok(ratio > 1.9 && ratio < 2.1, `answered after ${ratio.toFixed(2)}× one request's time alone`);
+  }
+});
