@@ -43,11 +43,12 @@ import { HostedApiModel } from "./sim/hosted-api-model.js";
 import { VllmEngineModel } from "./sim/vllm-engine-model.js";
 
 /**
- * 3: the protocol's real CPU work (~190 CPU-s of services and test backends once started, ~70 of them the judge's,
- * one Node process) must keep up with the sped-up clock. Once the judge API is used at its rate limit (~167
- * requests/s simulated at ~3 ms of the judge's CPU each) the judge process alone needs half a core per unit of
- * time factor: at 4 the last fine-tunes' evaluation ran late on the clock, at 8 the run was CPU-bound. At 3 the run
- * (~0.18 simulated h) takes ~4 minutes with start-up and preparation on 2 cores. 60-120 left the services far
+ * 3: the protocol's real CPU work (~220 CPU-s of services and test backends once started, ~80 of them the judge's,
+ * one Node process) must keep up with the sped-up clock. The judge API's rate limit (167 requests/s simulated) at
+ * the judge's ~3.7 ms of CPU a request needs 0.62 of a core per unit of time factor: at 3 the judge process sends
+ * at most ~90 requests/s simulated, and it, not the API, paces the judging of the last fine-tunes (the bench
+ * prints this). Factor 2 gave the same wall (0.18 h) in 5m47s; 4 and 8 ran the services late on the clock. At 3 the
+ * run (~0.18 simulated h) takes ~4 minutes with start-up and preparation on 2 cores. 60-120 left the services far
  * behind the clock (a 3.8 h "wall" for ~0.5 h of modelled work).
  */
 const TIME_FACTOR = Number(process.env.SIM_TIME_FACTOR ?? 3);
