@@ -271,19 +271,25 @@ async function serveUnary(
   const message = await readSingleMessage(it, readMaxBytes, read);
   if (message === undefined) return toConnect(replayed(read, it));
   const result = await unary.run(message, request.signal, request.url);
-  if (stream.destroyed) {
+  try {
+    if (stream.destroyed) return; // the client is gone: nothing to send
+    stream.respond(nodeHeaders(result.header, { ":status": 200 }), { waitForTrailers: true });
+    stream.once("wantTrailers", () => {
+      stream.sendTrailers(mapTrailers(nodeHeaders(result.trailer, {})));
+      stopUnreadRequest(stream);
+    });
+    if (result.body !== undefined) stream.write(result.body);
+    call.finished = true;
+    stream.end();
+  } catch (error) {
+    // As on connect's path: a stream that could not be answered is reset, and the error logged.
+    if (stream.destroyed) return;
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    throw error;
+  } finally {
+    // The call's signal and deadline timer end whatever happened to the response.
     result.end();
-    return;
   }
-  stream.respond(nodeHeaders(result.header, { ":status": 200 }), { waitForTrailers: true });
-  stream.once("wantTrailers", () => {
-    stream.sendTrailers(mapTrailers(nodeHeaders(result.trailer, {})));
-    stopUnreadRequest(stream);
-  });
-  if (result.body !== undefined) stream.write(result.body);
-  call.finished = true;
-  result.end();
-  stream.end();
 }
 
 /** A listener for an Http2Server's "stream" event that routes to connect's universal handlers by path. */

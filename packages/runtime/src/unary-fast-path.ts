@@ -56,6 +56,8 @@ export interface UnaryCall {
 export interface UnaryFastPath {
   /** Largest request message accepted; a larger one goes to connect, which refuses it (RESOURCE_EXHAUSTED). */
   readonly readMaxBytes: number;
+  /** Calls whose context has not ended yet (each ends with its response, deadline, client or the server). */
+  readonly callsInFlight: number;
   /** The call, when this path serves a request with this path, HTTP method and headers; else undefined. */
   accept(path: string, httpMethod: string, header: Headers): UnaryCall | undefined;
 }
@@ -88,6 +90,9 @@ export function createUnaryFastPath(
 
   return {
     readMaxBytes: opt.readMaxBytes,
+    get callsInFlight() {
+      return live.size;
+    },
     accept(path, httpMethod, header) {
       const method = methods.get(path);
       if (method === undefined || httpMethod !== "POST") return undefined;

@@ -86,6 +86,9 @@ async function startServer(fastPath: boolean) {
     const real = createUnaryFastPath(implementations, routerOptions);
     unary = {
       readMaxBytes: real.readMaxBytes,
+      get callsInFlight() {
+        return real.callsInFlight;
+      },
       accept(path, method, header) {
         const call = real.accept(path, method, header);
         return (
@@ -108,6 +111,7 @@ async function startServer(fastPath: boolean) {
   return {
     url: `http://127.0.0.1:${port}`,
     served: () => served,
+    callsInFlight: () => unary?.callsInFlight ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
@@ -399,6 +403,11 @@ describe("unary fast path", () => {
     assert.equal(cancelReasons.length, 2);
     assert.equal(cancelReasons[1], cancelReasons[0]);
     assert.match(cancelReasons[0], /canceled/);
+  });
+
+  it("leaves no call context behind once the answers are out (ok, failed, timed out, cancelled)", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(fast.callsInFlight(), 0);
   });
 
   it("records a server span per call with its status, as on connect's path", async () => {
