@@ -5,7 +5,9 @@ import { JudgeConfigSchema, ScoreItemSchema, ScoringMode } from "@ragtune/contra
 import { LlmError } from "@ragtune/llm";
 import { startJudgeHarness } from "../test/support/judge-harness.js";
 import { ACCURACY } from "./criteria.js";
+import type { CachedRepeats } from "./judge-engine.js";
 import { resolveJudge } from "./resolved-judge.js";
+import { createMemoryStore, type JsonStore } from "./stores/blob-store.js";
 
 describe("judge engine", () => {
   it("stops the whole batch at the first failed item instead of paying for the rest", async () => {
@@ -57,6 +59,39 @@ describe("judge engine", () => {
       const retried = await h.engine.scoreItem(item, [ACCURACY], judge);
       assert.equal(h.chatRequests() - before, sent, "the retry asked the model nothing");
       assert.ok(retried.scores[0].repeats.every((r) => r.cached));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("keeps an answer's repeats on a criterion in one cache entry, one write for a shared request", async () => {
+    const memory = createMemoryStore<CachedRepeats>();
+    const writes: string[] = [];
+    const scores: JsonStore<CachedRepeats> = {
+      ...memory,
+      put: (key, value) => {
+        writes.push(key);
+        return memory.put(key, value);
+      },
+    };
+    const h = await startJudgeHarness({ scores });
+    try {
+      const judge = resolveJudge(
+        create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats: 10 }),
+        "judge",
+        h.backends,
+      );
+      const item = create(ScoreItemSchema, { question: "Capital of France?", answer: "Paris" });
+      const first = await h.engine.scoreItem(item, [ACCURACY], judge);
+      assert.equal(writes.length, 1, "the 10 repeats of one shared request are one write");
+      assert.equal(Object.keys((await memory.get(writes[0]))!.repeats).length, 10);
+      const before = h.chatRequests();
+      const again = await h.engine.scoreItem(item, [ACCURACY], judge);
+      assert.equal(h.chatRequests(), before, "all 10 repeats came from the cache");
+      assert.deepEqual(
+        again.scores[0].repeats.map((r) => [r.score, r.cached]),
+        first.scores[0].repeats.map((r) => [r.score, true]),
+      );
     } finally {
       await h.close();
     }

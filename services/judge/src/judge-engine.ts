@@ -31,15 +31,21 @@ import type { ModelJudge, ResolvedJudge } from "./resolved-judge.js";
 import { spreadOf } from "./statistics.js";
 import type { JsonStore } from "./stores/blob-store.js";
 
-export const SCORE_CACHE_VERSION = "score-cache@2";
+/** @3: one cache entry per answer and criterion holding its repeats (was one per repeat: 2R KV calls a request). */
+export const SCORE_CACHE_VERSION = "score-cache@3";
+
+/** An answer's repeats on one criterion as cached so far, by repeat index. */
+export interface CachedRepeats {
+  repeats: Record<number, RepeatRecord>;
+}
 /** Least probability mass on the scale values for a LOGPROB_WEIGHTED repeat to be scored, by default. */
 export const DEFAULT_MIN_SCORE_MASS = 0.5;
 const TRACER = "ragtune.judge";
 
 export interface JudgeEngineOptions {
   steps: EvaluationSteps;
-  /** Repeat records by content-addressed key. */
-  cache: JsonStore<RepeatRecord>;
+  /** Repeat records of an answer and criterion, by content-addressed key. */
+  cache: JsonStore<CachedRepeats>;
   /** Attempts per repeat at an unparseable output (first try included). Default 3. */
   maxAttempts?: number;
   /** LLM requests in flight at once across every call this engine serves. Default 64. */
@@ -151,11 +157,12 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
       steps: steps.stepsHash,
       input: inputHashOf(item),
     };
-    const keys = Array.from({ length: judge.repeats }, (_, repeat) => hashValue({ ...identity, repeat }));
+    const key = hashValue(identity);
+    const entry = await options.cache.get(key);
+    const cached = Array.from({ length: judge.repeats }, (_, repeat) => entry?.repeats[repeat]);
+    const missing = cached.map((_, i) => i).filter((i) => cached[i] === undefined);
     // Each repeat is kept as it is scored: the judge killed mid-answer keeps what it was paid for.
-    const keeping: Promise<void>[] = [];
-    const cached = await Promise.all(keys.map((key) => options.cache.get(key)));
-    const missing = keys.map((_, i) => i).filter((i) => cached[i] === undefined);
+    const keep = entryWriter(options.cache, key, entry);
     const nKey = `${judge.backend.name}\n${judge.label}`;
     const outcome = missing.length
       ? await scoreRepeats(
@@ -173,12 +180,8 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
             minScoreMass,
             signal,
             run: (request) => underLimiters([...limiters, global], request),
-            onScored: (record) => {
-              const put = options.cache.put(keys[record.repeatIndex], record);
-              put.catch(() => {}); // awaited below; not unhandled when scoring fails first
-              keeping.push(put);
-            },
-            seedBase: hashValue(identity),
+            onScored: keep.add,
+            seedBase: key,
           },
           missing,
         )
@@ -186,11 +189,9 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     const fresh = outcome.records;
     if (outcome.nIgnored) nIgnoredBy.set(nKey, outcome.nIgnored);
     const fellBack = outcome.nIgnored !== undefined && judge.strategy === RepeatStrategy.SHARED_REQUEST;
-    await Promise.all([
-      ...keeping,
-      // Failed repeats (scored ones were kept as they came).
-      ...fresh.filter((record) => record.failed).map((record) => options.cache.put(keys[record.repeatIndex], record)),
-    ]);
+    // Failed repeats too (scored ones were kept as they came), so a re-run reproduces the record.
+    for (const record of fresh) if (record.failed) keep.add(record);
+    await keep.written();
     // Kept for a retry above; the caller who cancelled meanwhile gets no answer.
     signal?.throwIfAborted();
     const byIndex = new Map<number, { record: RepeatRecord; cached: boolean }>();
@@ -199,7 +200,7 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
     });
     for (const record of fresh) byIndex.set(record.repeatIndex, { record, cached: false });
 
-    const repeats: RepeatScore[] = keys.map((_, i) => {
+    const repeats: RepeatScore[] = cached.map((_, i) => {
       const { record, cached: fromCache } = byIndex.get(i)!;
       return create(RepeatScoreSchema, {
         repeatIndex: i,
@@ -309,3 +310,29 @@ export function createJudgeEngine(options: JudgeEngineOptions) {
 }
 
 export type JudgeEngine = ReturnType<typeof createJudgeEngine>;
+
+/**
+ * Writes an answer-and-criterion's cache entry as its repeats come in. Writes go one at a time, each with every
+ * repeat known by then, so a later one never lands before an earlier one; repeats that arrive while a write is
+ * under way share the next write (a shared request's R repeats arrive together: one write).
+ */
+function entryWriter(cache: JsonStore<CachedRepeats>, key: string, entry: CachedRepeats | undefined) {
+  const known: Record<number, RepeatRecord> = { ...entry?.repeats };
+  let unwritten = false;
+  let writing: Promise<void> = Promise.resolve();
+  const write = async () => {
+    if (!unwritten) return;
+    unwritten = false;
+    await cache.put(key, { repeats: { ...known } });
+  };
+  return {
+    add(record: RepeatRecord) {
+      known[record.repeatIndex] = record;
+      unwritten = true;
+      writing = writing.then(write, write);
+      writing.catch(() => {}); // awaited by written(); not unhandled when scoring fails first
+    },
+    /** Resolves once everything added is written; rejects when the last write failed. */
+    written: () => writing,
+  };
+}

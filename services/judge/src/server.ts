@@ -14,7 +14,7 @@ import { createEvaluationSteps, type FrozenSteps } from "./evaluation-steps.js";
 import type { JudgeBackend } from "./judge-backend.js";
 import { createJudgeEngine } from "./judge-engine.js";
 import { createNatsJudgeEvents, JudgeServiceImpl } from "./judge-service.js";
-import type { RepeatRecord } from "./repeat-scoring.js";
+import type { CachedRepeats } from "./judge-engine.js";
 import { createMemoryStore } from "./stores/blob-store.js";
 import { createFileStore } from "./stores/file-store.js";
 import { createNatsKvStore } from "./stores/nats-kv-store.js";
@@ -37,16 +37,16 @@ async function createStores(ctx: JudgeBuildContext) {
     const kv = await openKv(ctx.nats.kvm, config.kvBucket, { history: 1, maxBytes: 1024 * 1024 * 1024 });
     return {
       steps: createNatsKvStore<FrozenSteps>(kv, "steps."),
-      scores: createNatsKvStore<RepeatRecord>(kv, "score."),
+      scores: createNatsKvStore<CachedRepeats>(kv, "score."),
     };
   }
   if (config.cache === "file") {
     return {
       steps: createFileStore<FrozenSteps>(`${config.cacheDir}/steps`),
-      scores: createFileStore<RepeatRecord>(`${config.cacheDir}/scores`),
+      scores: createFileStore<CachedRepeats>(`${config.cacheDir}/scores`),
     };
   }
-  return { steps: createMemoryStore<FrozenSteps>(), scores: createMemoryStore<RepeatRecord>() };
+  return { steps: createMemoryStore<FrozenSteps>(), scores: createMemoryStore<CachedRepeats>() };
 }
 
 interface ConfiguredBackends {

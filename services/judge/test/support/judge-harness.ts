@@ -12,9 +12,9 @@ import { type FakeOpenAiServer, startFakeOpenAiServer } from "@ragtune/testing";
 import { createOpenAiJudgeBackend } from "../../src/backends/openai-backend.js";
 import { createTracedBackend } from "../../src/backends/traced-backend.js";
 import { createEvaluationSteps, type FrozenSteps } from "../../src/evaluation-steps.js";
-import { createJudgeEngine, type JudgeEngine } from "../../src/judge-engine.js";
+import { type CachedRepeats, createJudgeEngine, type JudgeEngine } from "../../src/judge-engine.js";
 import { type JudgeEvents, JudgeServiceImpl } from "../../src/judge-service.js";
-import type { RepeatRecord } from "../../src/repeat-scoring.js";
+
 import type { JudgeBackends } from "../../src/resolved-judge.js";
 import { createMemoryStore, type JsonStore } from "../../src/stores/blob-store.js";
 import { createFakeJudge, type FakeJudge, type FakeJudgeOptions } from "./fake-judge.js";
@@ -33,7 +33,7 @@ export interface HarnessOptions {
   maxAttempts?: number;
   maxConcurrentRequests?: number;
   minScoreMass?: number;
-  scores?: JsonStore<RepeatRecord>;
+  scores?: JsonStore<CachedRepeats>;
   events?: JudgeEvents;
 }
 
@@ -129,7 +129,7 @@ export function createJudgeService(baseUrl: string, options: HarnessOptions) {
   );
   const engine = createJudgeEngine({
     steps: createEvaluationSteps({ store: createMemoryStore<FrozenSteps>() }),
-    cache: options.scores ?? createMemoryStore<RepeatRecord>(),
+    cache: options.scores ?? createMemoryStore<CachedRepeats>(),
     maxAttempts: options.maxAttempts ?? 3,
     maxConcurrentRequests: options.maxConcurrentRequests ?? 1024,
     minScoreMass: options.minScoreMass,
