@@ -6,9 +6,9 @@
  * its records then); the bucket's TTL clears what a deleted experiment left.
  */
 import type { KV } from "@nats-io/kv";
-import { type Logger, type NatsHandle, openKv } from "@ragtune/runtime";
+import { type Logger, type NatsHandle, openKv, waitingOutNatsRestarts } from "@ragtune/runtime";
 import { itemKeyToken } from "./names.js";
-import { isRunInterruption, waitingOutNatsRestarts } from "./run-interruptions.js";
+import { isRunInterruption } from "./run-interruptions.js";
 
 export const ANSWER_JOURNAL_BUCKET = "ragtune_experiment_generated";
 /** Long enough for a paused run to be resumed weeks later; a run that waits longer asks again. */

@@ -9,9 +9,6 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
 import { sleep } from "@ragtune/runtime";
 
-/** The runner's pauses (re-exported: one abortable sleep for the gateway and the services). */
-export { sleep };
-
 /**
  * Codes a retry can fix: the service is restarting or overloaded, or one call took too long. CANCELED too: a
  * stream the peer's restart cut (HTTP/2 CANCEL); one the gateway cancelled itself is never retried (its signal

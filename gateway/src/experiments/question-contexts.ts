@@ -7,10 +7,9 @@
  * very chunks the first cells saw, instead of what an index that changed meanwhile would retrieve again.
  */
 import type { KV } from "@nats-io/kv";
-import { type NatsHandle, openKv } from "@ragtune/runtime";
+import { type NatsHandle, openKv, waitingOutNatsRestarts } from "@ragtune/runtime";
 import type { RetrievedChunk } from "@ragtune/datasets";
 import { itemKeyToken } from "./names.js";
-import { waitingOutNatsRestarts } from "./run-interruptions.js";
 
 export const CONTEXTS_BUCKET = "ragtune_experiment_contexts";
 /** As long as the answer journal's: a run paused longer than this retrieves its questions' chunks again. */

@@ -6,8 +6,6 @@
  */
 import { isPassingNatsError } from "@ragtune/runtime";
 
-export { waitingOutNatsRestarts } from "@ragtune/runtime";
-
 export function isRunInterruption(error: unknown): boolean {
   return isPassingNatsError(error);
 }
