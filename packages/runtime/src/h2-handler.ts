@@ -204,6 +204,18 @@ function replayed(read: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIte
   };
 }
 
+/** Sends the trailers when the stream asks for them, then stops reading what the client may still send. */
+function sendTrailersWhenWanted(
+  stream: http2.ServerHttp2Stream,
+  trailer: Headers,
+  mapTrailers: (trailers: OutgoingHttpHeaders) => OutgoingHttpHeaders,
+): void {
+  stream.once("wantTrailers", () => {
+    stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {})));
+    stopUnreadRequest(stream);
+  });
+}
+
 /** Serves a call through connect's universal handler. */
 async function serveUniversal(
   stream: http2.ServerHttp2Stream,
@@ -226,12 +238,7 @@ async function serveUniversal(
       waitForTrailers: trailer !== undefined,
       endStream: empty && trailer === undefined,
     });
-    if (trailer !== undefined) {
-      stream.once("wantTrailers", () => {
-        stream.sendTrailers(mapTrailers(nodeHeaders(trailer, {})));
-        stopUnreadRequest(stream);
-      });
-    }
+    if (trailer !== undefined) sendTrailersWhenWanted(stream, trailer, mapTrailers);
     while (chunk !== undefined && chunk.done !== true) {
       writing = true;
       const pending = write(stream, chunk.value);
@@ -274,10 +281,7 @@ async function serveUnary(
   try {
     if (stream.destroyed) return; // the client is gone: nothing to send
     stream.respond(nodeHeaders(result.header, { ":status": 200 }), { waitForTrailers: true });
-    stream.once("wantTrailers", () => {
-      stream.sendTrailers(mapTrailers(nodeHeaders(result.trailer, {})));
-      stopUnreadRequest(stream);
-    });
+    sendTrailersWhenWanted(stream, result.trailer, mapTrailers);
     if (result.body !== undefined) stream.write(result.body);
     call.finished = true;
     stream.end();
