@@ -107,18 +107,21 @@ async function runOneItem(
   return { sent: seen[0].items[0], result, submitted };
 }
 
+/** A factoid item with one acceptable answer. */
+const PARIS = {
+  id: "q1",
+  question: "What is Paris called?",
+  answer: "Lutetia",
+  answers: ["Lutetia"],
+  evidence: [],
+  evidenceDocumentIds: [],
+  type: "factoid",
+  metadata: {},
+};
+
 describe("runCell's judge call", () => {
   it("passes every acceptable answer of an item to the judge, not only the first", async () => {
-    const item = {
-      id: "q1",
-      question: "What is Paris called?",
-      answer: "Lutetia",
-      answers: ["Lutetia", "the City of Light"],
-      evidence: [],
-      evidenceDocumentIds: [],
-      type: "factoid",
-      metadata: {},
-    };
+    const item = { ...PARIS, answers: ["Lutetia", "the City of Light"] };
     const { sent, result } = await runOneItem("The City of Light.", item);
     assert.equal(sent.answer, "The City of Light.");
     assert.deepEqual(sent.referenceAnswers, ["Lutetia", "the City of Light"]);
@@ -168,16 +171,7 @@ describe("runCell's fine-tune", () => {
   });
 
   it("submits the job with that priority", async () => {
-    const item = {
-      id: "q1",
-      question: "What is Paris called?",
-      answer: "Lutetia",
-      answers: ["Lutetia"],
-      evidence: [],
-      evidenceDocumentIds: [],
-      type: "factoid",
-      metadata: {},
-    };
+    const item = PARIS;
     const { submitted, result } = await runOneItem(
       "Lutetia.",
       item,

@@ -3,21 +3,21 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { JudgeConfigSchema, ScoreItemSchema, ScoringMode } from "@ragtune/contracts/judge";
 import { LlmError } from "@ragtune/llm";
-import { startJudgeHarness } from "../test/support/judge-harness.js";
+import { type InProcessJudgeHarness, startJudgeHarness } from "../test/support/judge-harness.js";
 import { ACCURACY } from "./criteria.js";
 import type { CachedRepeats } from "./judge-engine.js";
 import { resolveJudge } from "./resolved-judge.js";
 import { createMemoryStore, type JsonStore } from "./stores/blob-store.js";
 
+/** The harness's judge model in SINGLE mode with this many repeats. */
+const singleScoreJudge = (h: InProcessJudgeHarness, repeats: number) =>
+  resolveJudge(create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats }), "judge", h.backends);
+
 describe("judge engine", () => {
   it("stops the whole batch at the first failed item instead of paying for the rest", async () => {
     const h = await startJudgeHarness({ latencyMs: 30 });
     try {
-      const judge = resolveJudge(
-        create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats: 10 }),
-        "judge",
-        h.backends,
-      );
+      const judge = singleScoreJudge(h, 10);
       const items = Array.from({ length: 20 }, (_, i) =>
         create(ScoreItemSchema, { question: `q${i}`, answer: "Paris" }),
       );
@@ -39,11 +39,7 @@ describe("judge engine", () => {
   it("lets a request already sent finish when its caller cancels, and its score answers the caller's retry", async () => {
     const h = await startJudgeHarness({ latencyMs: 200 });
     try {
-      const judge = resolveJudge(
-        create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats: 2 }),
-        "judge",
-        h.backends,
-      );
+      const judge = singleScoreJudge(h, 2);
       const item = create(ScoreItemSchema, { question: "Capital of France?", answer: "Paris" });
       // Freeze the steps first, so the cancelled call's only request is the scoring one.
       await h.engine.scoreItem(create(ScoreItemSchema, { question: "warm-up", answer: "x" }), [ACCURACY], judge);
@@ -76,11 +72,7 @@ describe("judge engine", () => {
     };
     const h = await startJudgeHarness({ scores });
     try {
-      const judge = resolveJudge(
-        create(JudgeConfigSchema, { mode: ScoringMode.SINGLE, repeats: 10 }),
-        "judge",
-        h.backends,
-      );
+      const judge = singleScoreJudge(h, 10);
       const item = create(ScoreItemSchema, { question: "Capital of France?", answer: "Paris" });
       const first = await h.engine.scoreItem(item, [ACCURACY], judge);
       assert.equal(writes.length, 1, "the 10 repeats of one shared request are one write");
