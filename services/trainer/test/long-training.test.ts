@@ -37,7 +37,9 @@ describe("a long reader training", () => {
   });
 
   it("keeps the agent heartbeating on time, so the job succeeds on its first attempt", async () => {
-    const trainingData = await publishManifest(nats, dir, "long-training-manifests", 1000);
+    // 10,000 examples × 100 epochs: ~2.9 s of training on an idle 2-core machine (1,000 took 1.2 s there, too
+    // short for the 6 heartbeat periods this test needs; a loaded machine only makes it longer).
+    const trainingData = await publishManifest(nats, dir, "long-training-manifests", 10000);
     const trainer = await startTrainerOnSocket({
       nats,
       bucketPrefix: "long_training",
@@ -65,7 +67,7 @@ describe("a long reader training", () => {
           jobId: "long-reader",
           spec: {
             baseModel: "extractive-reader",
-            trainingData: { ...trainingData, pool: "finetune-1000" },
+            trainingData: { ...trainingData, pool: "finetune-10000" },
             epochs: 100,
             microBatchSize: 1,
             loraRank: 1,
