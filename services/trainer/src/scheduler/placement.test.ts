@@ -39,6 +39,29 @@ describe("placement", () => {
     assert.equal(first[0].slot.nodeId, "a100x2");
   });
 
+  it("best fit takes a GPU that another process shares only when no GPU of its own holds the job", () => {
+    // A node of 80 GB GPUs; gpu1 has a vLLM server holding 36 GB beside the agent.
+    const node = gpuNode("h100x2", [80, 80]);
+    node.gpus[1].memoryFreeBytes = BigInt(44 * GIB);
+    const slots = freeSlots([{ ...node, state: 1 }], new Set());
+    assert.deepEqual(
+      slots.map((s) => s.shared),
+      [false, true],
+    );
+    const placed = planPlacements([gpuJob("longest", 20), gpuJob("next", 20)], slots, "best-fit");
+    assert.deepEqual(
+      placed.map((p) => [p.jobId, p.slot.gpuIndex]),
+      [
+        ["longest", 0],
+        ["next", 1],
+      ],
+    );
+    // With the unshared GPU taken, the shared one still takes a job that fits it.
+    const onlyShared = freeSlots([{ ...node, state: 1 }], new Set([slotKey("h100x2", 0)]));
+    assert.equal(planPlacements([gpuJob("j", 20)], onlyShared, "best-fit")[0].slot.gpuIndex, 1);
+    assert.equal(planPlacements([gpuJob("too-big", 50)], onlyShared, "best-fit").length, 0);
+  });
+
   it("keeps executors and CPU/GPU apart, and honours the out-of-memory floor", () => {
     const slots = freeSlots(nodes, new Set());
     const reader: PlacementRequest = {
