@@ -1,6 +1,8 @@
 /** For the protocol simulation, the stand-in holds its pretend GPU for the pool's tokens × epochs / the method's rate. */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -11,6 +13,8 @@ import { ConfigError } from "@ragtune/runtime";
 import {
   estimatePoolTokens,
   PEFT_TEST_STAND_IN_ENV,
+  PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV,
+  PEFT_TEST_STAND_IN_GPU_URL_ENV,
   PEFT_TEST_STAND_IN_PACE_ENV,
   peftTestStandInFromEnv,
 } from "./peft-test-stand-in.js";
@@ -115,6 +119,72 @@ describe("PEFT test stand-in, paced", () => {
         onProgress: () => {},
       }),
       /cancelled/,
+    );
+  });
+
+  it("on a shared GPU, sends the training's work to the modelled GPU in pieces and waits for each", async () => {
+    // The modelled GPU: records each piece and answers it after 20 ms, as if other work shared it.
+    const pieces: number[] = [];
+    const gpu = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        pieces.push(JSON.parse(body).seconds);
+        setTimeout(() => response.end(), 20);
+      });
+    });
+    await new Promise<void>((listening) => gpu.listen(0, "127.0.0.1", listening));
+    const url = `http://127.0.0.1:${(gpu.address() as AddressInfo).port}/gpu`;
+    const standIn = peftTestStandInFromEnv({
+      ...env('{"lora": 1000, "qlora": 1000}'),
+      [PEFT_TEST_STAND_IN_GPU_URL_ENV]: url,
+      [PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV]: "44",
+    })!;
+    assert.equal(standIn.gpus[0].memoryFreeBytes, 44n * 1024n ** 3n, "the free memory it was given");
+    assert.equal(standIn.gpus[0].memoryTotalBytes, 80n * 1024n ** 3n);
+    // 40 steps of 100 tokens at 1000 tokens/s: 4 s of work, in pieces of 0.25 s (2 steps of 0.1 s each).
+    const pairs = Array.from({ length: 40 }, (_, i) => ({
+      id: `q${i}`,
+      question: "q".repeat(200),
+      answer: "a".repeat(200),
+      answers: [],
+      contexts: [],
+    }));
+    const progress: bigint[] = [];
+    const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
+    try {
+      const started = performance.now();
+      await standIn.executor.run({
+        job: create(JobSchema, { jobId: "j", spec: { baseModel: "m-7b", epochs: 1, microBatchSize: 1 } }),
+        pairs,
+        trainingDataSha256: "0".repeat(64),
+        workDir: dir,
+        adapterDir: dir,
+        signal: new AbortController().signal,
+        onProgress: (p) => progress.push(p.step ?? -1n),
+      });
+      const held = performance.now() - started;
+      assert.equal(pieces.length, 20, "40 steps, 2 a piece");
+      assert.ok(Math.abs(pieces.reduce((a, b) => a + b, 0) - 4) < 1e-9, `${pieces}`);
+      assert.deepEqual(progress, Array.from({ length: 20 }, (_, i) => BigInt(2 * (i + 1))));
+      // Timed by the modelled GPU (20 pieces × 20 ms), not by the 4 s of work on a GPU of its own.
+      assert.ok(held >= 400 && held < 3000, `held ${held} ms`);
+    } finally {
+      gpu.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a shared GPU's free memory out of range and a GPU URL that is not one", () => {
+    for (const free of ["0", "81", "lots"]) {
+      assert.throws(
+        () => peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV]: free }),
+        (error: Error) => error instanceof ConfigError && error.message.includes(PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV),
+      );
+    }
+    assert.throws(
+      () => peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_URL_ENV]: "not a url" }),
+      ConfigError,
     );
   });
 });

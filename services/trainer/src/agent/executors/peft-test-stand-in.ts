@@ -20,6 +20,18 @@ export const PEFT_TEST_STAND_IN_ENV = "AGENT_PEFT_TEST_STAND_IN";
  * holds its pretend GPU for the pool's tokens × epochs / that rate, as a GPU would be held for training.
  */
 export const PEFT_TEST_STAND_IN_PACE_ENV = "AGENT_PEFT_TEST_STAND_IN_PACE";
+/**
+ * Simulations only: the URL of a modelled GPU that this stand-in's pretend GPU shares with other work (the
+ * protocol simulation's serving GPUs). Training is then timed by it instead of by timers: each piece of work is
+ * POSTed as {"seconds": s}, s being the piece's real seconds at the pace above on a GPU of its own, and the answer
+ * comes when the modelled GPU has done it beside its other work.
+ */
+export const PEFT_TEST_STAND_IN_GPU_URL_ENV = "AGENT_PEFT_TEST_STAND_IN_GPU_URL";
+/** Simulations only: GiB the pretend GPU reports free (80, all of it, by default; less when something shares it). */
+export const PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV = "AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB";
+/** Work asked of a shared GPU at a time: long enough that one request's own time is lost in it (real s). */
+const SHARED_GPU_PIECE_SECONDS = 0.25;
+const PRETEND_GPU_GIB = 80;
 /** Tokens of text by the common rule of thumb for English with Llama-family tokenizers (no tokenizer here). */
 const CHARS_PER_TOKEN = 4;
 
@@ -70,7 +82,43 @@ export function zeroSafetensors(tensors: Record<string, number[]>, metadata: Rec
   return Buffer.concat([length, Buffer.from(json), Buffer.alloc(offset)]);
 }
 
-export function createPeftTestStandInExecutor(pace?: StandInPace): Executor {
+/** Runs the steps on the stand-in's own pretend GPU, each `stepMs` long, reporting progress after each. */
+async function trainOnOwnGpu(steps: number, stepMs: number, ctx: ExecutorContext) {
+  // Each step ends at its time from the start, not stepMs after the previous one ended: timers that fire
+  // late and the progress reports' own time would otherwise add up over hundreds of steps (a sped-up
+  // simulation held its GPUs several times the modelled training time on a busy machine).
+  const started = performance.now();
+  for (let step = 1; step <= steps; step++) {
+    if (ctx.signal.aborted) throw new Error("cancelled");
+    if (stepMs > 0) await holdFor(Math.max(0, started + step * stepMs - performance.now()), ctx.signal);
+    ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
+  }
+}
+
+/**
+ * Runs the steps on the modelled GPU at `url`, which times them beside its other work: they go to it in pieces of
+ * about SHARED_GPU_PIECE_SECONDS ({"seconds": the piece's real seconds on a GPU of its own}), the answer coming
+ * when the piece is done; progress is reported after each piece.
+ */
+async function trainOnSharedGpu(url: string, steps: number, stepMs: number, ctx: ExecutorContext) {
+  const perPiece = Math.max(1, Math.floor((SHARED_GPU_PIECE_SECONDS * 1000) / stepMs));
+  for (let step = 0; step < steps; ) {
+    if (ctx.signal.aborted) throw new Error("cancelled");
+    const count = Math.min(perPiece, steps - step);
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ seconds: (count * stepMs) / 1000 }),
+      signal: ctx.signal,
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`the shared GPU at ${url} answered ${response.status}`);
+    step += count;
+    ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
+  }
+}
+
+export function createPeftTestStandInExecutor(pace?: StandInPace, gpuUrl?: string): Executor {
   return {
     name: "peft",
     async run(ctx: ExecutorContext) {
@@ -83,15 +131,8 @@ export function createPeftTestStandInExecutor(pace?: StandInPace): Executor {
       const tokensPerSecond = pace && (spec.method === FineTuneMethod.QLORA ? pace.qlora : pace.lora);
       const trainTokens = tokensPerSecond ? estimatePoolTokens(ctx.pairs) * spec.epochs : 0;
       const stepMs = tokensPerSecond ? (trainTokens / tokensPerSecond / steps) * 1000 : 0;
-      // Each step ends at its time from the start, not stepMs after the previous one ended: timers that fire
-      // late and the progress reports' own time would otherwise add up over hundreds of steps (a sped-up
-      // simulation held its GPUs several times the modelled training time on a busy machine).
-      const started = performance.now();
-      for (let step = 1; step <= steps; step++) {
-        if (ctx.signal.aborted) throw new Error("cancelled");
-        if (stepMs > 0) await holdFor(Math.max(0, started + step * stepMs - performance.now()), ctx.signal);
-        ctx.onProgress({ step: BigInt(step), totalSteps: BigInt(steps), loss: 0 });
-      }
+      if (gpuUrl && stepMs > 0) await trainOnSharedGpu(gpuUrl, steps, stepMs, ctx);
+      else await trainOnOwnGpu(steps, stepMs, ctx);
       const config = {
         ragtune_test_stand_in: "written by the agent's PEFT test stand-in: no training ran, the weights are zeros",
         base_model_name_or_path: spec.baseModel,
@@ -134,11 +175,15 @@ export function peftTestStandInFromEnv(
   if (env.NODE_ENV !== "test") {
     throw new ConfigError(PEFT_TEST_STAND_IN_ENV, "is honoured only when NODE_ENV=test: the stand-in trains nothing");
   }
+  const freeGib = Number(env[PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV] ?? PRETEND_GPU_GIB);
+  if (!(freeGib > 0 && freeGib <= PRETEND_GPU_GIB)) {
+    throw new ConfigError(PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV, `must be a number of GiB in (0, ${PRETEND_GPU_GIB}]`);
+  }
   const gpu = create(GpuSchema, {
     index: 0,
     name: "test stand-in (no GPU)",
-    memoryTotalBytes: BigInt(80 * GIB),
-    memoryFreeBytes: BigInt(80 * GIB),
+    memoryTotalBytes: BigInt(PRETEND_GPU_GIB * GIB),
+    memoryFreeBytes: BigInt(Math.floor(freeGib * GIB)),
   });
   const paceJson = env[PEFT_TEST_STAND_IN_PACE_ENV];
   let pace: StandInPace | undefined;
@@ -148,5 +193,7 @@ export function peftTestStandInFromEnv(
       throw new ConfigError(PEFT_TEST_STAND_IN_PACE_ENV, 'must be {"lora": tokens/s, "qlora": tokens/s}, both > 0');
     }
   }
-  return { executor: createPeftTestStandInExecutor(pace), gpus: [gpu] };
+  const gpuUrl = env[PEFT_TEST_STAND_IN_GPU_URL_ENV] || undefined;
+  if (gpuUrl && !URL.canParse(gpuUrl)) throw new ConfigError(PEFT_TEST_STAND_IN_GPU_URL_ENV, "must be a URL");
+  return { executor: createPeftTestStandInExecutor(pace, gpuUrl), gpus: [gpu] };
 }
