@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { FineTuneMethod, ModelRefSchema, SpreadSchema } from "@ragtune/contracts/common";
 import { DatasetSpecSchema, ExperimentSpecSchema, type Hyperparameters } from "@ragtune/contracts/gateway";
@@ -31,6 +31,7 @@ async function runOneItem(
     method: FineTuneMethod.UNSPECIFIED,
     epochs: 0,
   },
+  judging: Pick<MessageInitShape<typeof ExperimentSpecSchema>, "judge" | "backendConcurrency"> = {},
 ) {
   const seen: ScoreBatchRequest[] = [];
   const submitted: SubmitJobRequest[] = [];
@@ -68,7 +69,8 @@ async function runOneItem(
   });
   const spec = create(ExperimentSpecSchema, {
     criteria: ["accuracy"],
-    judge: { mode: ScoringMode.REFERENCE, repeats: 1 },
+    judge: judging.judge ?? { mode: ScoringMode.REFERENCE, repeats: 1 },
+    backendConcurrency: judging.backendConcurrency,
     seed: 1n,
   });
   const result = await runCell({
@@ -104,7 +106,7 @@ async function runOneItem(
     onStage: () => {},
   });
   assert.equal(seen.length, 1);
-  return { sent: seen[0].items[0], result, submitted };
+  return { sent: seen[0].items[0], request: seen[0], result, submitted };
 }
 
 /** A factoid item with one acceptable answer. */
@@ -126,6 +128,20 @@ describe("runCell's judge call", () => {
     assert.equal(sent.answer, "The City of Light.");
     assert.deepEqual(sent.referenceAnswers, ["Lutetia", "the City of Light"]);
     assert.equal(result.scores.q1.accuracy, 5);
+  });
+
+  it("asks the judge for the spec's LLM requests per ScoreBatch call of the judge's backend, else its default", async () => {
+    const judge = { model: { baseModel: "gpt-4o", backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 10 };
+    const set = await runOneItem("Lutetia.", PARIS, {}, undefined, {
+      judge,
+      backendConcurrency: [
+        { backend: "vllm", judgeRequestsPerCall: 4 },
+        { backend: "openai", judge: 16, judgeRequestsPerCall: 50 },
+      ],
+    });
+    assert.equal(set.request.concurrency, 50);
+    const unset = await runOneItem("Lutetia.", PARIS, {}, undefined, { judge });
+    assert.equal(unset.request.concurrency, 0, "0: the judge service's default");
   });
 
   it('judges a Qasper abstention as Qasper\'s "Unanswerable", and a real answer as given', async () => {

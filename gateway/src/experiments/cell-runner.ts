@@ -20,7 +20,7 @@ import { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, type RetryPolicy } from "
 import type { CellResult } from "./cell-results.js";
 import { type Cell, generationKeyFor, jobIdFor } from "./cells.js";
 import { type PreparedDataset, poolName, type RetrievedContext } from "./dataset-preparation.js";
-import { DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
+import { backendConcurrency, DEFAULT_MAX_TOKENS } from "./experiment-spec.js";
 import type { StageCounter } from "./stage-progress.js";
 
 export interface CellClients {
@@ -193,7 +193,9 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
   let latency = 0;
   let outputTokens = 0;
   const generateLimit = limits.for("generate", cell.model.backend);
-  const judgeLimit = limits.for("judge", spec.judge?.model?.backend ?? "");
+  const judgeBackend = spec.judge?.model?.backend ?? "";
+  const judgeLimit = limits.for("judge", judgeBackend);
+  const { judgeRequestsPerCall } = backendConcurrency(spec, judgeBackend);
   const batchCount = Math.ceil(items.length / JUDGE_BATCH);
   const batchOf = (batch: number) => items.slice(batch * JUDGE_BATCH, (batch + 1) * JUDGE_BATCH);
   // Questions' chunks are read a batch at a time and let go once its records are written, never held for the cell.
@@ -275,6 +277,7 @@ export async function runCell(options: CellRunOptions): Promise<CellResult> {
           items: batchOf(batch).map((item) => scoreItem(item, answers.get(item.id) ?? "", chunks.get(item.id) ?? [])),
           criteria: spec.criteria,
           judge: spec.judge,
+          concurrency: judgeRequestsPerCall,
         };
         const res = await judgeLimit.run(() => clients.judge.scoreBatch(request, { signal }));
         options.progress?.add("judge", request.items.length);

@@ -85,9 +85,17 @@ describe("experiment spec defaults", () => {
   });
 
   it("gives each backend its own concurrency, and the defaults to the others", () => {
-    const s = spec({ backendConcurrency: [{ backend: "vllm", generate: 32 }] });
-    assert.deepEqual(backendConcurrency(s, "vllm"), { generate: 32, judge: 1 });
-    assert.deepEqual(backendConcurrency(s, "extractive"), { generate: 8, judge: 1 });
+    const s = spec({
+      backendConcurrency: [
+        { backend: "vllm", generate: 32 },
+        { backend: "openai", judge: 16, judgeRequestsPerCall: 50 },
+      ],
+    });
+    assert.deepEqual(backendConcurrency(s, "vllm"), { generate: 32, judge: 1, judgeRequestsPerCall: 0 });
+    assert.deepEqual(backendConcurrency(s, "openai"), { generate: 8, judge: 16, judgeRequestsPerCall: 50 });
+    assert.deepEqual(backendConcurrency(s, "extractive"), { generate: 8, judge: 1, judgeRequestsPerCall: 0 });
+    const [problem] = specProblems(spec({ backendConcurrency: [{ backend: "openai", judgeRequestsPerCall: 257 }] }));
+    assert.equal(problem.path, "backend_concurrency[0].judge_requests_per_call");
   });
 });
 

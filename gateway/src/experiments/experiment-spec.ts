@@ -164,6 +164,7 @@ export function specProblems(spec: ExperimentSpec): SpecProblem[] {
   spec.backendConcurrency.forEach((c, i) => {
     check(() => requireRange(`backend_concurrency[${i}].generate`, c.generate, 0, 256));
     check(() => requireRange(`backend_concurrency[${i}].judge`, c.judge, 0, 64));
+    check(() => requireRange(`backend_concurrency[${i}].judge_requests_per_call`, c.judgeRequestsPerCall, 0, 256));
   });
   const backends = spec.backendConcurrency.map((c) => c.backend);
   for (const i of duplicates(backends)) {
@@ -240,11 +241,13 @@ export function withDefaults(spec: ExperimentSpec): ExperimentSpec {
 export function backendConcurrency(
   spec: ExperimentSpec,
   backend: string,
-): Pick<BackendConcurrency, "generate" | "judge"> {
+): Pick<BackendConcurrency, "generate" | "judge" | "judgeRequestsPerCall"> {
   const entry = spec.backendConcurrency.find((c) => c.backend === backend);
   return {
     generate: entry?.generate || DEFAULT_GENERATE_CONCURRENCY,
     judge: entry?.judge || DEFAULT_JUDGE_CONCURRENCY,
+    // 0 leaves it to the judge service.
+    judgeRequestsPerCall: entry?.judgeRequestsPerCall ?? 0,
   };
 }
 
