@@ -10,15 +10,19 @@
  *    on one, their steps taking turns: SIM_SERVING_GPUS=1); another answers the
  *    hosted model and judge as an API each, with a fixed call time under its published rate limits
  *    (sim/hosted-api-model.ts);
- *  - SIM_TRAIN_GPUS node agents (one pretend GPU each, same host) run LoRA/QLoRA jobs on the PEFT test stand-in,
- *    which holds its GPU for the pool's tokens × epochs / the 7B training rate.
+ *  - node agents (one pretend GPU each, same host) run LoRA/QLoRA jobs on the PEFT test stand-in, which holds its
+ *    GPU for the pool's tokens × epochs / the 7B training rate: one on each of the SIM_TRAIN_GPUS training GPUs
+ *    (default 6), and one on each serving GPU, whose training time-slices the GPU with its vLLM servers (timed by
+ *    the serving GPU's model through sim/shared-gpu-server.ts; SIM_TRAIN_ON_SERVING_GPUS=0 leaves them out).
  * Prints `BENCH sim_protocol wall_hours=… gpu_busy=… efficiency=…` and the time per stage, where
  *   gpu_busy   = GPU-seconds of work (training as modelled, tokens / rate, + engine steps) / (8 GPUs × wall),
  *   efficiency = ideal wall / achieved wall, ideal = a lower bound on the wall of any schedule of the same work on
- *                this deployment: the largest of training work / training GPUs, the longest fine-tune, each
+ *                this deployment: the largest of all GPU work / 8 (training work / the training GPUs when the
+ *                serving GPUs do not train), the longest fine-tune, each
  *                serving GPU's busy time, each hosted API's requests and tokens under its rate limits, and the last
  *                dataset's chain (preparation of all datasets, its longest fine-tune, a judge call).
- * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated.
+ * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated. SIM_JOBS=1 lists the fine-tunes as they ran,
+ * SIM_TIMELINE=1 what the APIs and serving GPUs did in each 0.01 h.
  * The time factor is bounded by the CPU, not by the modelled backends: everything the real services do (about
  * 300-350 CPU-seconds for the whole protocol under tsx) runs at real speed, and work that waits for CPU runs late
  * on the sped-up clock, by the factor. The bench prints the CPU the stack used; a run that used most of the
@@ -40,6 +44,7 @@ import { serviceNodeArgs, stackServices } from "../src/stack.js";
 import { describeFigures, FIGURES } from "./sim/published-figures.js";
 import { startModelRouter } from "./sim/model-router.js";
 import { HostedApiModel } from "./sim/hosted-api-model.js";
+import { startSharedGpuServer } from "./sim/shared-gpu-server.js";
 import { VllmEngineModel } from "./sim/vllm-engine-model.js";
 
 /**
@@ -64,7 +69,21 @@ const JUDGE_MODEL = "sim-judge";
  * ended 0.01 h sooner: wall 0.18 h either way, efficiency 0.70 against 0.81.
  */
 const SERVING_GPUS = Math.min(OPEN_MODELS.length, Math.max(1, Number(process.env.SIM_SERVING_GPUS ?? 2)));
-const TRAIN_GPUS = Number(process.env.SIM_TRAIN_GPUS ?? NODE_GPUS - SERVING_GPUS);
+/** GPUs for fine-tunes only. */
+const DEDICATED_TRAIN_GPUS = Number(process.env.SIM_TRAIN_GPUS ?? NODE_GPUS - SERVING_GPUS);
+/**
+ * Fine-tunes on the serving GPUs too (the default; SIM_TRAIN_ON_SERVING_GPUS=0 keeps those for serving): a node
+ * agent on each serving GPU reports the memory its vLLM servers leave free (80 GiB less VLLM_MEMORY_SHARE of it per
+ * server) and takes any fine-tune whose estimate fits (a 7B LoRA is estimated at 17-28 GiB, QLoRA 7-17), the
+ * two time-slicing the GPU (sim/shared-gpu-server.ts, VllmEngineModel.train). With the serving GPUs serving only,
+ * they were busy ~29% of the run, and GPU busy could not pass 0.84 even at the ideal wall (0.99 GPU-hours of
+ * work on 8 GPUs in 0.148 h).
+ */
+const TRAIN_ON_SERVING_GPUS = process.env.SIM_TRAIN_ON_SERVING_GPUS !== "0";
+const TRAIN_GPUS = DEDICATED_TRAIN_GPUS + (TRAIN_ON_SERVING_GPUS ? SERVING_GPUS : 0);
+/** Of a serving GPU's memory, what each vLLM server on it takes (--gpu-memory-utilization). */
+const VLLM_MEMORY_SHARE = 0.45;
+const GPU_GIB = 80;
 const EVAL_SIZE = Number(process.env.SIM_EVAL_SIZE ?? 200);
 /** Wall-clock seconds the bench follows the run before it reports what it has (the bench must end in ~10 min). */
 const REAL_BUDGET_S = Number(process.env.SIM_REAL_BUDGET_S ?? 480);
@@ -79,7 +98,7 @@ const sleepReal = (ms: number) => new Promise((resolve) => setTimeout(resolve, m
 
 console.log(`protocol simulation: time runs ${TIME_FACTOR}x faster than real time; node of ${NODE_GPUS} GPUs:`);
 console.log(
-  `  ${TRAIN_GPUS} training GPUs (one node agent each), ${SERVING_GPUS} serving GPU(s) for ${OPEN_MODELS.length} vLLM servers (one per open model)`,
+  `  ${DEDICATED_TRAIN_GPUS} training GPUs (one node agent each), ${SERVING_GPUS} serving GPU(s) for ${OPEN_MODELS.length} vLLM servers (one per open model)${TRAIN_ON_SERVING_GPUS ? ", each also training (a node agent each, time-slicing the GPU with its servers)" : ""}`,
 );
 console.log("figures the test backends are timed by:");
 for (const line of describeFigures()) console.log(line);
@@ -89,6 +108,10 @@ for (const line of describeFigures()) console.log(line);
 const servingGpus = Array.from({ length: SERVING_GPUS }, () => new VllmEngineModel(TIME_FACTOR));
 const engines = new Map(OPEN_MODELS.map((m, i) => [m, servingGpus[i % SERVING_GPUS]]));
 const hostedApis = new Map([HOSTED_MODEL, JUDGE_MODEL].map((m) => [m, new HostedApiModel(TIME_FACTOR)]));
+const sharedGpuServer = await startSharedGpuServer(servingGpus, TIME_FACTOR);
+/** GiB a serving GPU's vLLM servers leave free for a fine-tune. */
+const freeGibOnServingGpu = (i: number) =>
+  GPU_GIB * (1 - VLLM_MEMORY_SHARE * OPEN_MODELS.filter((_, m) => m % SERVING_GPUS === i).length);
 async function pace(call: PacedCall) {
   const engine = engines.get(call.base);
   if (engine) {
@@ -145,6 +168,9 @@ const env: NodeJS.ProcessEnv = {
   JUDGE_OPENAI_BASE_URL: fake.baseUrl,
   JUDGE_MODEL,
   JUDGE_MAX_CONCURRENT_REQUESTS: process.env.JUDGE_MAX_CONCURRENT_REQUESTS ?? "512",
+  // The generator replica's requests in flight to its one OpenAI URL (the router before both vLLM servers, and the
+  // hosted model): room for the experiments' generate limits together (default 64).
+  GENERATOR_OPENAI_MAX_CONCURRENCY: process.env.GENERATOR_OPENAI_MAX_CONCURRENCY ?? "512",
   RAGTUNE_LOG_LEVEL: process.env.SIM_LOG_LEVEL ?? "warn",
 };
 const stack = await startLocalStack({
@@ -165,11 +191,21 @@ const trainerUrl = url("trainer");
 const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) => {
   // The agent writes each job's scratch folder under its work dir, which must exist.
   mkdirSync(join(dataDir, `agent-${i + 1}`), { recursive: true });
+  // The agents past the dedicated GPUs are on the serving GPUs.
+  const servingGpu = i + 1 - DEDICATED_TRAIN_GPUS;
+  const onServingGpu =
+    servingGpu >= 0
+      ? {
+          AGENT_PEFT_TEST_STAND_IN_GPU_URL: sharedGpuServer.urlOf(servingGpu),
+          AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB: String(freeGibOnServingGpu(servingGpu)),
+        }
+      : {};
   return spawn(process.execPath, serviceNodeArgs(agentService), {
     env: {
       ...env,
+      ...onServingGpu,
       TRAINER_URL: trainerUrl,
-      AGENT_NODE_ID: `sim-node-gpu${i + 1}`,
+      AGENT_NODE_ID: servingGpu >= 0 ? `sim-node-serving-gpu${servingGpu}` : `sim-node-gpu${i + 1}`,
       AGENT_WORK_DIR: join(dataDir, `agent-${i + 1}`),
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -191,17 +227,30 @@ const datasets = DATASETS.map(([format, folder]) => ({ format, paths: [join(corp
 const judge = { model: { baseModel: JUDGE_MODEL, backend: "openai" }, mode: ScoringMode.SINGLE, repeats: 10 };
 /**
  * Calls in flight to the one OpenAI-compatible backend (the vLLM router, the hosted model and the hosted judge), as
- * a deployment of these backends sets them in the spec: generate 64 (the spec's suggestion for vLLM is 32 a
- * server, and two serve behind the router; each engine batches up to 256) and judge JUDGE_BATCHES_IN_FLIGHT ScoreBatch calls per experiment. The judge API's
- * rate limit (SIM_HOSTED_RPM) at SIM_HOSTED_CALL_SECONDS a request takes 10,000 / 60 × 2.5 ≈ 420 requests in
- * flight to use; a ScoreBatch call has 8 in flight (the judge's default batch concurrency), so the two experiments
- * together need ~52 calls: 32 each, with the judge replica allowed 512 requests at once
- * (JUDGE_MAX_CONCURRENT_REQUESTS). With 4 each (64 requests, the replica's default) the run was judge-bound: 0.37 h
- * for ~0.15 h of training per GPU, the GPUs idle 65% of the time. The defaults (8 and 1) are for a laptop's
- * llama.cpp.
+ * a deployment of these backends sets them in the spec (the defaults, 8 and 1 of 8 requests, are for a laptop's
+ * llama.cpp):
+ *  - generate 256 per experiment (SIM_GENERATE_IN_FLIGHT), the generator replica allowed 512
+ *    (GENERATOR_OPENAI_MAX_CONCURRENCY): each vLLM engine batches up to 256. At 64 (the replica's default) the
+ *    engines' batches never passed 64 and every cell's answers took longer on them.
+ *  - judge: 32 ScoreBatch calls (SIM_JUDGE_BATCHES) of up to 50 requests each in flight (SIM_JUDGE_REQUESTS_PER_CALL:
+ *    a call holds 50 answers), the judge replica allowed 512 (JUDGE_MAX_CONCURRENT_REQUESTS). The judge API's rate
+ *    limit (SIM_HOSTED_RPM) at SIM_HOSTED_CALL_SECONDS a request takes 10,000 / 60 × 2.5 ≈ 420 requests in flight
+ *    to use. With the judge's default of 8 requests a call, a cell of 200 answers (4 calls) had 32 in flight,
+ *    ~13 requests/s: the last cells were judged at 25-35 requests/s after training ended, 0.01 h for what the API
+ *    does in seconds. With 4 calls each (64 requests, the replica's default) the run was judge-bound: 0.37 h for
+ *    ~0.15 h of training per GPU.
  */
 const JUDGE_BATCHES_IN_FLIGHT = Number(process.env.SIM_JUDGE_BATCHES ?? 32);
-const backendConcurrency = [{ backend: "openai", generate: 64, judge: JUDGE_BATCHES_IN_FLIGHT }];
+const JUDGE_REQUESTS_PER_CALL = Number(process.env.SIM_JUDGE_REQUESTS_PER_CALL ?? 50);
+const GENERATE_IN_FLIGHT = Number(process.env.SIM_GENERATE_IN_FLIGHT ?? 256);
+const backendConcurrency = [
+  {
+    backend: "openai",
+    generate: GENERATE_IN_FLIGHT,
+    judge: JUDGE_BATCHES_IN_FLIGHT,
+    judgeRequestsPerCall: JUDGE_REQUESTS_PER_CALL,
+  },
+];
 const experiments = [
   {
     experimentId: "sim-open",
@@ -258,6 +307,40 @@ const judgeCpuAtStart = cpuSeconds([judgePid()]);
 const benchCpuAtStart = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
 const simHours = () => ((performance.now() - realStart) / 1000 / 3600) * TIME_FACTOR;
 let failed = false;
+/** Per period of simulated time: judge and hosted requests a second, each serving GPU's share serving / training. */
+function printTimeline() {
+  const period = 0.01; // h
+  console.log(
+    `what the backends did per ${period} h of simulated time (requests/s; a serving GPU's share serving + training):`,
+  );
+  let from = samples[0];
+  for (const to of samples) {
+    if (to.at - from.at < period && to !== samples[samples.length - 1]) continue;
+    const seconds = (to.at - from.at) * 3600;
+    const gpus = to.serving.map(
+      (busy, i) =>
+        `gpu${i} ${((busy - from.serving[i]) / seconds).toFixed(2)}+${((to.training[i] - from.training[i]) / seconds).toFixed(2)}`,
+    );
+    console.log(
+      `  ${from.at.toFixed(3)}-${to.at.toFixed(3)} h: judge ${((to.judge - from.judge) / seconds).toFixed(0)}/s, hosted ${((to.hosted - from.hosted) / seconds).toFixed(0)}/s, ${gpus.join(", ")}`,
+    );
+    from = to;
+  }
+}
+/**
+ * What the backends did, sampled every 2 s of wall clock: with SIM_TIMELINE=1 the bench prints it by period of
+ * simulated time (hosted API requests started, each serving GPU's serving and training work).
+ */
+const samples: { at: number; judge: number; hosted: number; serving: number[]; training: number[] }[] = [];
+const sample = () =>
+  samples.push({
+    at: simHours(),
+    judge: hostedApis.get(JUDGE_MODEL)!.stats.requests,
+    hosted: hostedApis.get(HOSTED_MODEL)!.stats.requests,
+    serving: servingGpus.map((gpu) => gpu.stats.busySeconds),
+    training: servingGpus.map((gpu) => gpu.gpu.trainingSeconds),
+  });
+const sampler = setInterval(sample, 2000);
 try {
   for (const e of experiments) await gateway.createExperiment(e);
   for (const e of experiments) await gateway.startExperiment({ experimentId: e.experimentId });
@@ -369,6 +452,7 @@ try {
   const work = trainGpuSeconds + serveGpuSeconds;
   const wallSeconds = wallHours * 3600;
   const h = (s: number) => `${(s / 3600).toFixed(2)} h`;
+  const h3 = (s: number) => `${(s / 3600).toFixed(3)} h`;
   // The ideal wall: a lower bound on any schedule of this run's work on this deployment, the largest of
   //  - training: the modelled GPU work of the fine-tunes spread evenly over the training GPUs, and the longest job;
   //  - serving: each serving GPU's busy time (its vLLM servers' steps, one at a time);
@@ -382,7 +466,9 @@ try {
     ...adapters.filter((a) => a.jobId.includes(`.${lastDataset}.`)).map(modelledSeconds),
   );
   const bounds: [string, number][] = [
-    [`training GPU work / ${TRAIN_GPUS} training GPUs`, trainGpuSeconds / TRAIN_GPUS],
+    TRAIN_ON_SERVING_GPUS
+      ? [`all GPU work (training + serving) / ${NODE_GPUS} GPUs`, work / NODE_GPUS]
+      : [`training GPU work / ${TRAIN_GPUS} training GPUs`, trainGpuSeconds / TRAIN_GPUS],
     ["longest fine-tune", Math.max(0, ...modelledJob)],
     ...servingGpus.map((gpu, i): [string, number] => [
       `serving GPU ${i} busy (${[...gpu.serverStats().keys()].join(" + ")})`,
@@ -407,11 +493,14 @@ try {
       `  training ran from ${h(trainingFrom)} to ${h(trainingTo)} on the sped-up clock (of ${h(rawWallHours * 3600)}): its ${TRAIN_GPUS} GPUs held ${((heldGpuSeconds / (TRAIN_GPUS * (trainingTo - trainingFrom))) * 100).toFixed(0)}% of that span; the last fine-tune's cells were evaluated in the ${h(rawWallHours * 3600 - trainingTo)} after it`,
     );
   }
+  clearInterval(sampler);
+  sample();
+  if (process.env.SIM_TIMELINE) printTimeline();
   if (process.env.SIM_JOBS) {
     // Every fine-tune on the sped-up clock, in the order they started: the queue order the trainer chose.
     for (const j of [...lora].sort((a, b) => simAt(a.startTime) - simAt(b.startTime))) {
       console.log(
-        `    job ${j.jobId} priority ${j.priority}: submitted ${h(simAt(j.createTime))}, ran ${h(simAt(j.startTime))} to ${h(simAt(j.endTime))} on ${j.nodeId}`,
+        `    job ${j.jobId} priority ${j.priority}: submitted ${h3(simAt(j.createTime))}, ran ${h3(simAt(j.startTime))} to ${h3(simAt(j.endTime))} on ${j.nodeId}`,
       );
     }
   }
@@ -422,7 +511,7 @@ try {
       );
     }
     console.log(
-      `  serving GPU ${i}: busy ${h(gpu.stats.busySeconds)} (${((gpu.stats.busySeconds / wallSeconds) * 100).toFixed(0)}% of wall)`,
+      `  serving GPU ${i}: serving ${h(gpu.stats.busySeconds)} (${((gpu.stats.busySeconds / wallSeconds) * 100).toFixed(0)}% of wall), training ${h(gpu.gpu.trainingSeconds)}, something on it ${h(gpu.gpu.occupiedSeconds)} (${((gpu.gpu.occupiedSeconds / wallSeconds) * 100).toFixed(0)}%)`,
     );
   }
   for (const [model, api] of hostedApis) {
@@ -485,6 +574,7 @@ try {
   await stack.stop();
   await nats.stop();
   await router.close();
+  await sharedGpuServer.close();
   await fake.close();
   for (const server of openServers) await server.close();
   for (const gpu of servingGpus) gpu.close();

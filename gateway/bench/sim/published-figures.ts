@@ -76,6 +76,17 @@ export const FIGURES = {
     "s per adapter",
     "r=16 adapter of a 7B model is ~40-80 MB read and moved to GPU (assumed 2 s)",
   ),
+  /**
+   * A fine-tune placed on a serving GPU time-slices it with the vLLM servers: each process in turn gets the whole
+   * GPU for a slice (2, 10 or 30 ms: nvidia-smi compute-policy --set-timeslice), and each switch saves and restores
+   * a context and refills caches. The share of the GPU's time left doing work while both have work is assumed.
+   */
+  SIM_TIME_SLICE_EFFICIENCY: figure(
+    "SIM_TIME_SLICE_EFFICIENCY",
+    0.9,
+    "of the GPU's time doing work while two processes time-slice it",
+    "assumed: 10% lost to context switches and cache refills between slices of 2-30 ms (nvidia-smi compute-policy --set-timeslice)",
+  ),
   /** A hosted API call (the hosted model and the judge): time to the full answer. */
   SIM_HOSTED_CALL_SECONDS: figure(
     "SIM_HOSTED_CALL_SECONDS",

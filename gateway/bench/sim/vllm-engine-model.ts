@@ -11,6 +11,9 @@
  * --gpu-memory-utilization 0.45 do on one 80 GB card): a request names its server (`server`), and while more than
  * one has sequences running their steps take turns, one step each (the GPU time-slices their kernels); the GPU's
  * busy time is counted once.
+ *
+ * A fine-tune may run on the GPU beside the servers (`train`): while both have work they time-slice the GPU, each
+ * at SIM_TIME_SLICE_EFFICIENCY / 2 of it (context switches cost the rest); alone, each has all of it.
  */
 import { FIGURES } from "./published-figures.js";
 
@@ -29,6 +32,15 @@ interface Sequence {
   adapter: string;
   done: () => void;
 }
+
+/** Training work on the GPU: simulated seconds of the whole GPU still to do. */
+interface TrainingWork {
+  left: number;
+  done: () => void;
+}
+
+/** Work below this (simulated s) is done: floating-point remainders of splitting a piece. */
+const EPSILON = 1e-9;
 
 /** Tokens of prompts prefilled per step (vLLM's max_num_batched_tokens with chunked prefill). */
 const PREFILL_BUDGET = 2048;
@@ -71,11 +83,17 @@ export class VllmEngineModel {
   /** Simulated time the engine has been advanced to, s. */
   private simNow = 0;
   private readonly realStart: number;
-  /** Part of a step not yet finished when the clock stopped (simulated s of the current step already done). */
+  /** Simulated seconds of adapter loading still to do (the engine stalls for it). */
   private stall = 0;
+  /** Simulated seconds of the engine's current steps already done. */
+  private pieceDone = 0;
+  /** Training work waiting for or running on this GPU, in order. */
+  private readonly training: TrainingWork[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** The whole GPU: busy time counted once, requests and tokens of every server. */
+  /** The whole GPU's engine: busy time counted once, requests and tokens of every server. */
   readonly stats: EngineStats = newStats();
+  /** Training on this GPU (simulated s of work done) and the time anything had work on it (simulated s). */
+  readonly gpu = { trainingSeconds: 0, occupiedSeconds: 0 };
 
   /** `now`: the wall clock in ms (tests hold it still while they submit a batch at one instant). */
   constructor(
@@ -152,10 +170,6 @@ export class VllmEngineModel {
     return active.length ? active[this.turn % active.length] : undefined;
   }
 
-  private get idle(): boolean {
-    return [...this.servers.values()].every((s) => s.running.length === 0);
-  }
-
   /**
    * Duration of `server`'s next step and how many steps like it can run before a sequence changes phase or ends
    * (one when another server has sequences too: their steps take turns).
@@ -198,42 +212,104 @@ export class VllmEngineModel {
     }
   }
 
-  /** Moves the simulated engine up to the wall clock's simulated time. */
+  /**
+   * Training work to run on this GPU beside the engine (a fine-tune placed on a serving GPU), in simulated
+   * seconds of the whole GPU; resolves when it is done. While the engine has work too, the two time-slice the GPU:
+   * each advances at SIM_TIME_SLICE_EFFICIENCY / 2 of the GPU. Aborting drops what is left.
+   */
+  train(seconds: number, signal?: AbortSignal): Promise<void> {
+    this.advance();
+    if (seconds <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((done) => {
+      const work: TrainingWork = { left: seconds, done };
+      this.training.push(work);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          this.advance();
+          const at = this.training.indexOf(work);
+          if (at >= 0) this.training.splice(at, 1);
+          done();
+          this.schedule();
+        },
+        { once: true },
+      );
+      this.schedule();
+    });
+  }
+
+  /** The engine's next piece of work: an adapter load, or `count` of a server's steps; undefined when idle. */
+  private enginePiece(): { left: number; server?: Server; step: number; count: number } | undefined {
+    if (this.stall > 0) return { left: this.stall, step: this.stall, count: 1 };
+    const server = this.stepping();
+    if (!server) return undefined;
+    const { step, count } = this.nextSteps(server);
+    return { left: Math.max(0, step * count - this.pieceDone), server, step, count };
+  }
+
+  /** The share of the GPU each tenant (the engine, training) advances at while `tenants` of them have work. */
+  private static rate(tenants: number): number {
+    return tenants > 1 ? FIGURES.SIM_TIME_SLICE_EFFICIENCY.value / tenants : 1;
+  }
+
+  /** Moves the simulated GPU up to the wall clock's simulated time. */
   private advance() {
     const target = this.simClock();
     while (this.simNow < target) {
-      if (this.stall > 0) {
-        const used = Math.min(this.stall, target - this.simNow);
-        this.stall -= used;
-        this.simNow += used;
-        this.stats.busySeconds += used;
-        continue;
-      }
-      const server = this.stepping();
-      if (!server) {
+      const piece = this.enginePiece();
+      const training = this.training[0];
+      if (!piece && !training) {
         this.simNow = target;
         break;
       }
-      const { step, count } = this.nextSteps(server);
-      const fit = Math.min(count, Math.floor((target - this.simNow) / step));
-      if (fit < 1) break; // the next step ends after now: it is still running
-      this.simNow += fit * step;
-      this.stats.busySeconds += fit * step;
-      server.stats.busySeconds += fit * step;
-      this.turn++;
-      this.apply(server, fit);
-      this.admit();
+      const rate = VllmEngineModel.rate((piece ? 1 : 0) + (training ? 1 : 0));
+      // Until the first of the two pieces ends, or the wall clock's time if that comes first.
+      const untilEnd = Math.min(piece?.left ?? Infinity, training?.left ?? Infinity) / rate;
+      const span = Math.min(untilEnd, target - this.simNow);
+      const work = span * rate;
+      this.simNow += span;
+      this.gpu.occupiedSeconds += span;
+      if (training) {
+        training.left -= work;
+        this.gpu.trainingSeconds += work;
+        if (training.left <= EPSILON) {
+          this.training.shift();
+          training.done();
+        }
+      }
+      if (piece) this.engineWorked(piece, work);
+      if (span < untilEnd) break; // the wall clock's time came first: the pieces are still running
     }
   }
 
-  /** Wakes when the next event (a step ending) is due by the wall clock. */
+  /** Counts `work` simulated seconds done on the engine's piece; applies the steps it completed. */
+  private engineWorked(piece: NonNullable<ReturnType<VllmEngineModel["enginePiece"]>>, work: number) {
+    this.stats.busySeconds += work;
+    if (!piece.server) {
+      this.stall = Math.max(0, this.stall - work);
+      if (this.stall <= EPSILON) this.stall = 0;
+      return;
+    }
+    piece.server.stats.busySeconds += work;
+    this.pieceDone += work;
+    // Whole steps done are applied now, so a request that arrives joins the batch at the next step's start.
+    const steps = Math.min(piece.count, Math.floor(this.pieceDone / piece.step + EPSILON));
+    if (steps < 1) return;
+    this.pieceDone = Math.max(0, this.pieceDone - steps * piece.step);
+    this.turn++;
+    this.apply(piece.server, steps);
+    this.admit();
+  }
+
+  /** Wakes when the next event (a step, an adapter load or training work ending) is due by the wall clock. */
   private schedule() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.idle && this.stall === 0) return;
-    const server = this.stepping();
-    const { step, count } = server ? this.nextSteps(server) : { step: 0, count: 0 };
-    const dueSim = this.simNow + this.stall + step * count;
+    const piece = this.enginePiece();
+    const training = this.training[0];
+    if (!piece && !training) return;
+    const rate = VllmEngineModel.rate((piece ? 1 : 0) + (training ? 1 : 0));
+    const dueSim = this.simNow + Math.min(piece?.left ?? Infinity, training?.left ?? Infinity) / rate;
     const dueReal = (dueSim - this.simClock()) / this.timeFactor;
     this.timer = setTimeout(
       () => {

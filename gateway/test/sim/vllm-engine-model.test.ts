@@ -86,3 +86,37 @@ test("two servers on one GPU take turns: each runs about half as fast, the GPU's
     assert.ok(ratio > 1.9 && ratio < 2.1, `answered after ${ratio.toFixed(2)}× one request's time alone`);
   }
 });
+
+test("a fine-tune beside the engine time-slices the GPU: each at 0.45 of it while both have work, all of it alone", async () => {
+  const alone = new VllmEngineModel(FACTOR);
+  await alone.submit({ promptTokens: 8, outputTokens: 400, adapter: "" });
+  alone.close();
+  const answer = alone.stats.busySeconds;
+  const clock = heldClock();
+  const shared = new VllmEngineModel(FACTOR, clock.now);
+  const training = shared.train(3 * answer);
+  const answered = shared.submit({ promptTokens: 8, outputTokens: 400, adapter: "" });
+  clock.release();
+  await Promise.all([training, answered]);
+  shared.close();
+  const each = FIGURES.SIM_TIME_SLICE_EFFICIENCY.value / 2;
+  // The answer's work at 0.45 of the GPU, training meanwhile doing as much; then the rest of training alone.
+  const expected = answer / each + 2 * answer;
+  const near = (a: number, b: number) => Math.abs(a - b) / b < 0.01;
+  assert.ok(near(shared.gpu.occupiedSeconds, expected), `${shared.gpu.occupiedSeconds} vs ${expected}`);
+  assert.ok(near(shared.gpu.trainingSeconds, 3 * answer), `${shared.gpu.trainingSeconds}`);
+  assert.ok(near(shared.stats.busySeconds, answer), "the engine's work is the same, only later");
+});
+
+test("training alone has the whole GPU; an aborted fine-tune's work stops", async () => {
+  const gpu = new VllmEngineModel(FACTOR);
+  await gpu.train(5);
+  assert.ok(Math.abs(gpu.gpu.occupiedSeconds - 5) < 0.01 && Math.abs(gpu.gpu.trainingSeconds - 5) < 0.01);
+  const controller = new AbortController();
+  // 10^6 simulated seconds would be 100 s of wall clock at this factor: aborted after 20 ms.
+  const long = gpu.train(1e6, controller.signal);
+  setTimeout(() => controller.abort(), 20);
+  await long;
+  gpu.close();
+  assert.ok(gpu.gpu.trainingSeconds < 1e5, `${gpu.gpu.trainingSeconds}`);
+});
