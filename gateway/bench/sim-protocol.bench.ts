@@ -17,8 +17,8 @@
  * Prints `BENCH sim_protocol wall_hours=… gpu_busy=… efficiency=…` and the time per stage, where
  *   gpu_busy   = GPU-seconds of work (training as modelled, tokens / rate, + engine steps) / (8 GPUs × wall),
  *   efficiency = ideal wall / achieved wall, ideal = a lower bound on the wall of any schedule of the same work on
- *                this deployment: the largest of all GPU work / 8 (training work / the training GPUs when the
- *                serving GPUs do not train), the longest fine-tune, each
+ *                this deployment: the largest of the first dataset's preparation + all GPU work / 8 (training
+ *                work / the training GPUs when the serving GPUs do not train), the longest fine-tune, each
  *                serving GPU's busy time, each hosted API's requests and tokens under its rate limits, and the last
  *                dataset's chain (preparation of all datasets, its longest fine-tune, a judge call).
  * SIM_EVAL_SIZE (default 200) questions per dataset are evaluated. SIM_JOBS=1 lists the fine-tunes as they ran,
@@ -467,7 +467,10 @@ try {
   );
   const bounds: [string, number][] = [
     TRAIN_ON_SERVING_GPUS
-      ? [`all GPU work (training + serving) / ${NODE_GPUS} GPUs`, work / NODE_GPUS]
+      ? [
+          `the first dataset's preparation (no GPU work can start before it), then all GPU work (training + serving) / ${NODE_GPUS} GPUs`,
+          firstPrepareReal + work / NODE_GPUS,
+        ]
       : [`training GPU work / ${TRAIN_GPUS} training GPUs`, trainGpuSeconds / TRAIN_GPUS],
     ["longest fine-tune", Math.max(0, ...modelledJob)],
     ...servingGpus.map((gpu, i): [string, number] => [
