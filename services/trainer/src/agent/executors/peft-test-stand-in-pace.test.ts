@@ -166,7 +166,10 @@ describe("PEFT test stand-in, paced", () => {
       const held = performance.now() - started;
       assert.equal(pieces.length, 20, "40 steps, 2 a piece");
       assert.ok(Math.abs(pieces.reduce((a, b) => a + b, 0) - 4) < 1e-9, `${pieces}`);
-      assert.deepEqual(progress, Array.from({ length: 20 }, (_, i) => BigInt(2 * (i + 1))));
+      assert.deepEqual(
+        progress,
+        Array.from({ length: 20 }, (_, i) => BigInt(2 * (i + 1))),
+      );
       // Timed by the modelled GPU (20 pieces × 20 ms), not by the 4 s of work on a GPU of its own.
       assert.ok(held >= 400 && held < 3000, `held ${held} ms`);
     } finally {
@@ -178,12 +181,14 @@ describe("PEFT test stand-in, paced", () => {
   it("refuses a shared GPU's free memory out of range and a GPU URL that is not one", () => {
     for (const free of ["0", "81", "lots"]) {
       assert.throws(
-        () => peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV]: free }),
+        () =>
+          peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV]: free }),
         (error: Error) => error instanceof ConfigError && error.message.includes(PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV),
       );
     }
     assert.throws(
-      () => peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_URL_ENV]: "not a url" }),
+      () =>
+        peftTestStandInFromEnv({ ...env('{"lora": 1, "qlora": 1}'), [PEFT_TEST_STAND_IN_GPU_URL_ENV]: "not a url" }),
       ConfigError,
     );
   });
