@@ -107,7 +107,8 @@ export class PlacementLoop {
     const slots = freeSlots(nodes.all(), occupied);
     if (slots.length === 0) return 0;
     const requests = waiting.sort(byPriority).map(placementRequest);
-    const placements = planPlacements(requests, slots, this.options.strategy);
+    const everySlot = freeSlots(nodes.all(), new Set());
+    const placements = planPlacements(requests, slots, this.options.strategy, everySlot);
     const placed = await Promise.all(placements.map(({ jobId, slot }) => this.placeFenced(jobId, slot)));
     return placed.filter(Boolean).length;
   }

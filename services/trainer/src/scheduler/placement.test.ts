@@ -39,27 +39,45 @@ describe("placement", () => {
     assert.equal(first[0].slot.nodeId, "a100x2");
   });
 
-  it("best fit takes a GPU that another process shares only when no GPU of its own holds the job", () => {
+  it("best fit gives the GPUs of their own in priority order, a shared GPU the back of the queue", () => {
     // A node of 80 GB GPUs; gpu1 has a vLLM server holding 36 GB beside the agent.
-    const node = gpuNode("h100x2", [80, 80]);
+    const node = { ...gpuNode("h100x2", [80, 80]), state: 1 };
     node.gpus[1].memoryFreeBytes = BigInt(44 * GIB);
-    const slots = freeSlots([{ ...node, state: 1 }], new Set());
+    const slots = freeSlots([node], new Set());
     assert.deepEqual(
       slots.map((s) => s.shared),
       [false, true],
     );
-    const placed = planPlacements([gpuJob("longest", 20), gpuJob("next", 20)], slots, "best-fit");
+    // In priority order (the longest first): the first to the GPU of its own, the last to the shared one.
+    const queue = [gpuJob("longest", 20), gpuJob("middle", 20), gpuJob("shortest", 20)];
     assert.deepEqual(
-      placed.map((p) => [p.jobId, p.slot.gpuIndex]),
+      planPlacements(queue, slots, "best-fit").map((p) => [p.jobId, p.slot.gpuIndex]),
       [
         ["longest", 0],
-        ["next", 1],
+        ["shortest", 1],
       ],
     );
-    // With the unshared GPU taken, the shared one still takes a job that fits it.
-    const onlyShared = freeSlots([{ ...node, state: 1 }], new Set([slotKey("h100x2", 0)]));
-    assert.equal(planPlacements([gpuJob("j", 20)], onlyShared, "best-fit")[0].slot.gpuIndex, 1);
-    assert.equal(planPlacements([gpuJob("too-big", 50)], onlyShared, "best-fit").length, 0);
+    // With the own GPU busy, the shared one still takes from the back; first fit keeps plain queue order.
+    const onlyShared = freeSlots([node], new Set([slotKey("h100x2", 0)]));
+    const everyGpu = freeSlots([node], new Set());
+    assert.equal(planPlacements(queue, onlyShared, "best-fit", everyGpu)[0].jobId, "shortest");
+    assert.equal(planPlacements(queue, slots, "first-fit")[0].slot.gpuIndex, 0);
+    assert.equal(planPlacements(queue, slots, "first-fit")[1].jobId, "middle");
+    assert.equal(planPlacements([gpuJob("too-big", 50)], onlyShared, "best-fit", everyGpu).length, 0);
+  });
+
+  it("a job that only a shared GPU can hold goes to it in priority order", () => {
+    // Own GPUs of 24 GB; a shared 80 GB GPU with 44 GB free. "big" fits only the shared one.
+    const small = { ...gpuNode("l4x1", [24]), state: 1 };
+    const big = { ...gpuNode("h100x1", [80]), state: 1 };
+    big.gpus[0].memoryFreeBytes = BigInt(44 * GIB);
+    const everyGpu = freeSlots([small, big], new Set());
+    const free = freeSlots([small, big], new Set([slotKey("l4x1", 0)]));
+    const queue = [gpuJob("big", 30), gpuJob("small-a", 10), gpuJob("small-b", 10)];
+    assert.deepEqual(
+      planPlacements(queue, free, "best-fit", everyGpu).map((p) => p.jobId),
+      ["big"],
+    );
   });
 
   it("keeps executors and CPU/GPU apart, and honours the out-of-memory floor", () => {

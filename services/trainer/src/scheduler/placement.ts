@@ -97,16 +97,8 @@ function betterFit(slot: Slot, than: Slot): boolean {
   return slot.memoryBytes < than.memoryBytes;
 }
 
-/**
- * Assigns jobs, in the order given (the caller orders by priority), to slots; each slot takes one job. Jobs that
- * fit no free slot stay queued and do not block the jobs behind them.
- */
-export function planPlacements(
-  requests: readonly PlacementRequest[],
-  slots: readonly Slot[],
-  strategy: PlacementStrategy,
-): Placement[] {
-  const free = [...slots];
+/** Places `requests` in order on `free` (taking the slots it uses out of it). */
+function placeInOrder(requests: readonly PlacementRequest[], free: Slot[], strategy: PlacementStrategy): Placement[] {
   const placements: Placement[] = [];
   for (const request of requests) {
     if (free.length === 0) break;
@@ -125,4 +117,35 @@ export function planPlacements(
     free.splice(chosen, 1);
   }
   return placements;
+}
+
+/**
+ * Assigns jobs, in the order given (the caller orders by priority), to slots; each slot takes one job. Jobs that
+ * fit no free slot stay queued and do not block the jobs behind them.
+ * Best fit gives the GPUs of their own in that order. Shared GPUs are the node's background capacity: they take
+ * from the back of the queue (under size priority, the shortest jobs) what a GPU of its own could also run, so a
+ * slow GPU never holds a job the queue put first; a job only a shared GPU can hold (`everyGpu`: all the GPU slots,
+ * free or not) is taken in order.
+ */
+export function planPlacements(
+  requests: readonly PlacementRequest[],
+  slots: readonly Slot[],
+  strategy: PlacementStrategy,
+  everyGpu: readonly Slot[] = slots,
+): Placement[] {
+  const free = [...slots];
+  if (strategy === "first-fit") return placeInOrder(requests, free, strategy);
+  const ownFree = free.filter((slot) => !slot.shared);
+  const placements = placeInOrder(requests, ownFree, strategy);
+  const sharedFree = free.filter((slot) => slot.shared);
+  if (sharedFree.length === 0) return placements;
+  const placed = new Set(placements.map((p) => p.jobId));
+  const left = requests.filter((r) => !placed.has(r.jobId));
+  const ownGpus = everyGpu
+    .filter((slot) => !slot.shared)
+    .map((slot) => ({ ...slot, memoryBytes: slot.totalMemoryBytes }));
+  const anOwnGpuHolds = (r: PlacementRequest) => ownGpus.some((slot) => fits(r, slot));
+  const onlyShared = left.filter((r) => !anOwnGpuHolds(r));
+  const background = left.filter(anOwnGpuHolds).reverse();
+  return [...placements, ...placeInOrder([...onlyShared, ...background], sharedFree, strategy)];
 }
