@@ -72,6 +72,7 @@ async function runWith(journal: AnswerJournal, tag: string, failFor?: string) {
       manifestUri: "",
       manifestSha256: "",
       poolSizes: {},
+      poolTokens: {},
       evalItems: items,
       contexts: new Map(),
     },

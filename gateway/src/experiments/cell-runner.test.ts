@@ -92,6 +92,7 @@ async function runOneItem(
       manifestUri: "",
       manifestSha256: "",
       poolSizes: {},
+      poolTokens: {},
       evalItems: [item],
       contexts: new Map(),
       ...prepared,
@@ -167,23 +168,25 @@ describe("runCell's judge call", () => {
 });
 
 describe("runCell's fine-tune", () => {
-  it("asks the trainer to run bigger fine-tunes first, QLoRA before LoRA of the same size", () => {
+  it("asks the trainer to run the fine-tunes that train on the most tokens first, QLoRA before LoRA of the same", () => {
+    // Tokens of one pass over the pool: a Qasper pool of 500 (long chunks) reads more than a BioASQ pool of 1000.
     const order = [
-      [1000, FineTuneMethod.QLORA],
-      [1000, FineTuneMethod.LORA],
-      [500, FineTuneMethod.QLORA],
-      [500, FineTuneMethod.LORA],
-      [200, FineTuneMethod.QLORA],
-      [200, FineTuneMethod.LORA],
+      [1_600_000, FineTuneMethod.QLORA],
+      [1_600_000, FineTuneMethod.LORA],
+      [1_000_000, FineTuneMethod.QLORA],
+      [400_000, FineTuneMethod.LORA],
+      [200_000, FineTuneMethod.QLORA],
+      [200_000, FineTuneMethod.LORA],
     ] as const;
-    const priorities = order.map(([size, method]) => trainingPriority(size, 3, method));
+    const priorities = order.map(([tokens, method]) => trainingPriority(tokens, 3, method));
     assert.deepEqual(
       priorities,
       [...priorities].sort((a, b) => b - a),
-      "priorities fall along the expected sizes",
+      "priorities fall along the tokens trained on",
     );
     assert.equal(new Set(priorities).size, priorities.length, "no two sizes share a priority");
-    assert.ok(trainingPriority(500, 3, FineTuneMethod.LORA) > trainingPriority(1000, 1, FineTuneMethod.QLORA));
+    assert.ok(trainingPriority(500_000, 3, FineTuneMethod.LORA) > trainingPriority(1_000_000, 1, FineTuneMethod.QLORA));
+    assert.equal(trainingPriority(1e12, 3, FineTuneMethod.LORA), 2 ** 31 - 1, "capped to the field's range");
   });
 
   it("submits the job with that priority", async () => {
@@ -191,7 +194,7 @@ describe("runCell's fine-tune", () => {
     const { submitted, result } = await runOneItem(
       "Lutetia.",
       item,
-      { poolSizes: { "finetune-500": 480 } },
+      { poolSizes: { "finetune-500": 480 }, poolTokens: { "finetune-500": 96_000 } },
       {
         size: 500,
         method: FineTuneMethod.LORA,
@@ -199,7 +202,8 @@ describe("runCell's fine-tune", () => {
       },
     );
     assert.equal(submitted.length, 1);
-    assert.equal(submitted[0].priority, trainingPriority(480, 2, FineTuneMethod.LORA));
+    assert.equal(submitted[0].priority, trainingPriority(96_000, 2, FineTuneMethod.LORA));
+    assert.equal(submitted[0].priority, 192 * 2, "96,000 tokens × 2 epochs: 192 thousand");
     assert.equal(result.adapterId, "ad-1");
   });
 });

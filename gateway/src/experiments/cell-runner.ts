@@ -85,13 +85,15 @@ async function watchToEnd(options: CellRunOptions, jobId: string): Promise<Job |
 }
 
 /**
- * The trainer's queue priority of a cell's fine-tune: the examples it trains on (× epochs), so the longest jobs
- * start first (longest-processing-time order) and the last GPU to free up does not hold a big job that started
- * late while the others idle. Among equal sizes QLoRA goes first: dequantising the 4-bit base makes it the slower.
+ * The trainer's queue priority of a cell's fine-tune: the thousands of tokens it trains on (one pass over its pool
+ * × epochs), so the longest jobs start first (longest-processing-time order) and the last GPU to free up does not
+ * hold a big job that started late while the others idle. Tokens, not examples: a Qasper example (a paper's long
+ * chunks) takes several times a BioASQ one's time. Among equal sizes QLoRA goes first: dequantising the 4-bit base
+ * makes it the slower.
  */
-export function trainingPriority(trainedOn: number, epochs: number, method: FineTuneMethod): number {
-  const examplesSeen = trainedOn * Math.max(1, epochs);
-  return Math.min(2 ** 31 - 1, examplesSeen * 2 + (method === FineTuneMethod.QLORA ? 1 : 0));
+export function trainingPriority(passTokens: number, epochs: number, method: FineTuneMethod): number {
+  const kiloTokens = Math.round((passTokens * Math.max(1, epochs)) / 1000);
+  return Math.min(2 ** 31 - 1, kiloTokens * 2 + (method === FineTuneMethod.QLORA ? 1 : 0));
 }
 
 async function fineTune(options: CellRunOptions): Promise<{ adapterId: string; trainedOn: number; executor: string }> {
@@ -104,7 +106,7 @@ async function fineTune(options: CellRunOptions): Promise<{ adapterId: string; t
   await clients.trainer.submitJob(
     {
       jobId,
-      priority: trainingPriority(trainedOn, h.epochs, cell.method),
+      priority: trainingPriority(prepared.poolTokens[pool] ?? 0, h.epochs, cell.method),
       spec: {
         baseModel: cell.model.baseModel,
         trainingData: {

@@ -136,6 +136,14 @@ describe("prepareDataset", () => {
         [],
       );
       assert.equal(prepared.abstentionAnswer, "Unanswerable");
+      // A pass over a training pool reads its questions, chunks and answers: 4 characters a token.
+      const pool = manifest.pools["finetune-20"];
+      const chars = pool.items.reduce(
+        (sum, i) => sum + i.question.length + i.answer.length + i.contexts.reduce((n, c) => n + c.text.length, 0),
+        0,
+      );
+      assert.equal(prepared.poolTokens["finetune-20"], Math.ceil(chars / 4));
+      assert.ok(prepared.poolTokens["finetune-20"] > 20 * 100, "each example carries its retrieved chunks");
     });
   }
 

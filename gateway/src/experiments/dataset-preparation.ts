@@ -52,6 +52,11 @@ export interface PreparedDataset {
   manifestSha256: string;
   /** Pool name → items actually in it. */
   poolSizes: Record<string, number>;
+  /**
+   * Pool name → tokens one training pass over it reads (question, retrieved chunks and answer; 4 characters a
+   * token): what a fine-tune's time grows with, more than its number of examples (Qasper's chunks are long).
+   */
+  poolTokens: Record<string, number>;
   evalItems: QaItem[];
   /** Each question's retrieved chunks, read as the cells need them rather than held for the run. */
   contexts: ContextLookup;
@@ -129,10 +134,24 @@ export async function prepareDataset(options: {
     manifestUri,
     manifestSha256,
     poolSizes: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, p.size])),
+    poolTokens: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, passTokens(p.items)])),
     evalItems: split.pools.eval.items,
     contexts: store,
     abstentionAnswer: dataset.format === "qasper" ? QASPER_UNANSWERABLE : undefined,
   };
+}
+
+/** Characters a token, by the usual rule of thumb for English with Llama-family tokenizers (no tokenizer here). */
+const CHARS_PER_TOKEN = 4;
+
+/** Tokens one training pass over these items reads: each item's question, retrieved chunks and answer. */
+function passTokens(items: readonly { question: string; answer: string; contexts: readonly { text: string }[] }[]) {
+  let chars = 0;
+  for (const item of items) {
+    chars += item.question.length + item.answer.length;
+    for (const context of item.contexts) chars += context.text.length;
+  }
+  return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 /**
