@@ -198,6 +198,8 @@ const extraAgents = Array.from({ length: TRAIN_GPUS - 1 }, (_, i) => {
       ? {
           AGENT_PEFT_TEST_STAND_IN_GPU_URL: sharedGpuServer.urlOf(servingGpu),
           AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB: String(freeGibOnServingGpu(servingGpu)),
+          // As an operator running vLLM beside the agent declares it.
+          AGENT_SHARED_GPUS: "0",
         }
       : {};
   return spawn(process.execPath, serviceNodeArgs(agentService), {

@@ -135,6 +135,36 @@ describe("trainer auth: fail-closed serving and node agent credentials", () => {
       }
     });
 
+    it("registers a real agent's GPUs with those its operator declared shared (AGENT_SHARED_GPUS)", async () => {
+      const agent = start(
+        "src/agent-main.ts",
+        {
+          NATS_URL: nats.url,
+          TRAINER_URL: url,
+          RAGTUNE_AGENT_TOKEN: deriveNodeToken(TOKEN, "node-shared"),
+          RAGTUNE_AUTH_TOKEN: "",
+          NODE_ENV: "test",
+          AGENT_PEFT_TEST_STAND_IN: "1",
+          AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB: "44",
+          AGENT_EXECUTORS: "peft",
+          AGENT_SHARED_GPUS: "0",
+        },
+        "agent-ready",
+      );
+      try {
+        await agent.ready;
+        const admin = createServiceClient(TrainerService, url, { authToken: TOKEN, tracing: false });
+        const { nodes } = await admin.listNodes({});
+        const gpus = nodes.find((n) => n.nodeId === "node-shared")?.gpus ?? [];
+        assert.deepEqual(
+          gpus.map((g) => [g.index, g.shared, g.memoryFreeBytes]),
+          [[0, true, 44n * 1024n ** 3n]],
+        );
+      } finally {
+        await stop(agent);
+      }
+    });
+
     it("refuses one node's credential acting as another node: PERMISSION_DENIED", async () => {
       const nodeA = asNode("node-a");
       await assertCode(

@@ -29,6 +29,12 @@ export const agentOwnSettings = {
     description: "NATS Object Store bucket for adapters",
     default: "ragtune-adapters",
   }),
+  sharedGpus: stringSetting({
+    env: "AGENT_SHARED_GPUS",
+    description:
+      "comma-separated indices of this node's GPUs that another workload shares (e.g. a vLLM server): reported as shared, they take the back of the trainer's queue",
+    pattern: /^\d{1,3}(,\d{1,3})*$/,
+  }),
   workDir: stringSetting({
     env: "AGENT_WORK_DIR",
     description: "scratch space for running jobs (default: the temp dir)",

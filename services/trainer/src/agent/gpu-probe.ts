@@ -32,6 +32,12 @@ export function parseNvidiaSmiCsv(csv: string): Gpu[] {
 }
 
 /** [] when nvidia-smi is missing or fails. */
+/** The GPUs with those the operator said another workload shares (AGENT_SHARED_GPUS) marked `shared`. */
+export function markSharedGpus(gpus: Gpu[], sharedIndices: ReadonlySet<number>): Gpu[] {
+  for (const gpu of gpus) gpu.shared = sharedIndices.has(gpu.index);
+  return gpus;
+}
+
 export async function probeGpus(binary = "nvidia-smi"): Promise<Gpu[]> {
   try {
     const { stdout } = await promisify(execFile)(binary, NVIDIA_SMI_ARGS, { timeout: 10_000 });

@@ -13,7 +13,7 @@ import type { Executor } from "./executors/executor.js";
 import { createOpenAiExecutor } from "./executors/openai.js";
 import { createPeftExecutor } from "./executors/peft.js";
 import { peftTestStandInFromEnv } from "./executors/peft-test-stand-in.js";
-import { probeGpus } from "./gpu-probe.js";
+import { markSharedGpus, probeGpus } from "./gpu-probe.js";
 import { agentCredential } from "./agent-credential.js";
 import { NodeAgent } from "./node-agent.js";
 
@@ -53,7 +53,9 @@ export async function runAgent(
       }
       // In tests only: the PEFT stand-in, which trains nothing, and a pretend GPU for it.
       const standIn = peftTestStandInFromEnv(env);
-      const gpuProbe = standIn ? async () => standIn.gpus : probeGpus;
+      const probe = standIn ? async () => standIn.gpus : probeGpus;
+      const shared = new Set((config.sharedGpus || "").split(",").filter(Boolean).map(Number));
+      const gpuProbe = async () => markSharedGpus(await probe(), shared);
       if (standIn) logger.warn("peft jobs run on the TEST stand-in executor: no GPU, no training, zero weights");
       const gpus = await gpuProbe();
       const wanted = config.executors

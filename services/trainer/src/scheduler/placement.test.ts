@@ -40,9 +40,10 @@ describe("placement", () => {
   });
 
   it("best fit gives the GPUs of their own in priority order, a shared GPU the back of the queue", () => {
-    // A node of 80 GB GPUs; gpu1 has a vLLM server holding 36 GB beside the agent.
+    // A node of 80 GB GPUs; gpu1 has a vLLM server holding 36 GB beside the agent, declared shared.
     const node = { ...gpuNode("h100x2", [80, 80]), state: 1 };
     node.gpus[1].memoryFreeBytes = BigInt(44 * GIB);
+    node.gpus[1].shared = true;
     const slots = freeSlots([node], new Set());
     assert.deepEqual(
       slots.map((s) => s.shared),
@@ -71,6 +72,7 @@ describe("placement", () => {
     const small = { ...gpuNode("l4x1", [24]), state: 1 };
     const big = { ...gpuNode("h100x1", [80]), state: 1 };
     big.gpus[0].memoryFreeBytes = BigInt(44 * GIB);
+    big.gpus[0].shared = true;
     const everyGpu = freeSlots([small, big], new Set());
     const free = freeSlots([small, big], new Set([slotKey("l4x1", 0)]));
     const queue = [gpuJob("big", 30), gpuJob("small-a", 10), gpuJob("small-b", 10)];

@@ -2,9 +2,8 @@
  * Placement of queued jobs onto free slots: one job per GPU (a LoRA fine-tune owns its card), plus one CPU slot
  * per node for jobs that need no GPU. Best fit puts each job on the smallest slot that holds its memory estimate,
  * keeping large GPUs free for large jobs; first fit (the GPU-counting baseline) takes the first slot that fits.
- * Best fit also takes a GPU that another process uses (a vLLM server beside the agent) only when no GPU of its own
- * holds the job: a job there time-slices the GPU and trains slower, so the highest-priority jobs (the longest)
- * get the GPUs they have to themselves.
+ * A GPU that another workload shares (a vLLM server beside the agent, declared by the operator) trains
+ * time-sliced, slower: best fit keeps the queue's head for GPUs of their own (planPlacements).
  */
 import type { Node } from "@ragtune/contracts/trainer";
 import { NodeState } from "@ragtune/contracts/trainer";
@@ -20,12 +19,9 @@ export interface Slot {
   /** Total memory of the GPU, By; what an out-of-memory retry must exceed. */
   totalMemoryBytes: number;
   executors: readonly string[];
-  /** Another process holds a good part of the GPU's memory (SHARED_GPU_USED_SHARE): it shares the GPU's time. */
+  /** Another workload shares the GPU's time (its agent reports it so, from the operator's AGENT_SHARED_GPUS). */
   shared: boolean;
 }
-
-/** Of a GPU's memory, what others must hold before it counts as shared (drivers and CUDA contexts hold less). */
-export const SHARED_GPU_USED_SHARE = 0.1;
 
 export interface PlacementRequest {
   jobId: string;
@@ -66,7 +62,7 @@ export function freeSlots(nodes: Iterable<Node>, occupied: ReadonlySet<string>):
           memoryBytes: free > 0 ? Math.min(free, total) : total,
           totalMemoryBytes: total,
           executors: gpuExecutors,
-          shared: free > 0 && total - free > SHARED_GPU_USED_SHARE * total,
+          shared: gpu.shared,
         });
       }
     }
@@ -91,12 +87,6 @@ export function fits(request: PlacementRequest, slot: Slot): boolean {
   return !request.needsGpu || slot.totalMemoryBytes > request.minGpuMemoryBytes;
 }
 
-/** Best fit's order: a GPU of its own before a shared one, then the smaller. */
-function betterFit(slot: Slot, than: Slot): boolean {
-  if (slot.shared !== than.shared) return !slot.shared;
-  return slot.memoryBytes < than.memoryBytes;
-}
-
 /** Places `requests` in order on `free` (taking the slots it uses out of it). */
 function placeInOrder(requests: readonly PlacementRequest[], free: Slot[], strategy: PlacementStrategy): Placement[] {
   const placements: Placement[] = [];
@@ -110,7 +100,7 @@ function placeInOrder(requests: readonly PlacementRequest[], free: Slot[], strat
         chosen = i;
         break;
       }
-      if (chosen < 0 || betterFit(slot, free[chosen])) chosen = i;
+      if (chosen < 0 || slot.memoryBytes < free[chosen].memoryBytes) chosen = i;
     }
     if (chosen < 0) continue;
     placements.push({ jobId: request.jobId, slot: free[chosen] });
