@@ -74,7 +74,8 @@ const DEDICATED_TRAIN_GPUS = Number(process.env.SIM_TRAIN_GPUS ?? NODE_GPUS - SE
 /**
  * Fine-tunes on the serving GPUs too (the default; SIM_TRAIN_ON_SERVING_GPUS=0 keeps those for serving): a node
  * agent on each serving GPU reports the memory its vLLM servers leave free (80 GiB less VLLM_MEMORY_SHARE of it per
- * server) and takes any fine-tune whose estimate fits (a 7B LoRA is estimated at 17-28 GiB, QLoRA 7-17), the
+ * server) and the GPU shared (AGENT_SHARED_GPUS: the trainer gives it the back of its queue), and takes any
+ * fine-tune whose estimate fits (a 7B LoRA is estimated at 17-28 GiB, QLoRA 7-17), the
  * two time-slicing the GPU (sim/shared-gpu-server.ts, VllmEngineModel.train). With the serving GPUs serving only,
  * they were busy ~29% of the run, and GPU busy could not pass 0.84 even at the ideal wall (0.99 GPU-hours of
  * work on 8 GPUs in 0.148 h).
