@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { DatasetSpecSchema, ExperimentSpecSchema } from "@ragtune/contracts/gateway";
 import { type Chunk, ChunkSchema, RetrieverService, type SearchRequest } from "@ragtune/contracts/retriever";
-import { loadDataset, readManifest } from "@ragtune/datasets";
+import { estimateTrainingTokens, loadDataset, readManifest } from "@ragtune/datasets";
 import { writeDemoCorpus } from "@ragtune/demo-corpus";
 import { DEFAULT_DATASET_MAX_FILE_BYTES, defaultDataRoots } from "./dataset-access.js";
 import { prepareDataset } from "./dataset-preparation.js";
@@ -136,13 +136,8 @@ describe("prepareDataset", () => {
         [],
       );
       assert.equal(prepared.abstentionAnswer, "Unanswerable");
-      // A pass over a training pool reads its questions, chunks and answers: 4 characters a token.
-      const pool = manifest.pools["finetune-20"];
-      const chars = pool.items.reduce(
-        (sum, i) => sum + i.question.length + i.answer.length + i.contexts.reduce((n, c) => n + c.text.length, 0),
-        0,
-      );
-      assert.equal(prepared.poolTokens["finetune-20"], Math.ceil(chars / 4));
+      // A pass over a training pool reads its questions, retrieved chunks and answers.
+      assert.equal(prepared.poolTokens["finetune-20"], estimateTrainingTokens(manifest.pools["finetune-20"].items));
       assert.ok(prepared.poolTokens["finetune-20"] > 20 * 100, "each example carries its retrieved chunks");
     });
   }

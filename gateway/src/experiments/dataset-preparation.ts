@@ -18,6 +18,7 @@ import {
 } from "@ragtune/contracts/retriever";
 import {
   createManifest,
+  estimateTrainingTokens,
   loadDataset,
   poolName,
   QASPER_UNANSWERABLE,
@@ -134,24 +135,13 @@ export async function prepareDataset(options: {
     manifestUri,
     manifestSha256,
     poolSizes: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, p.size])),
-    poolTokens: Object.fromEntries(Object.entries(manifest.pools).map(([k, p]) => [k, passTokens(p.items)])),
+    poolTokens: Object.fromEntries(
+      Object.entries(manifest.pools).map(([k, p]) => [k, estimateTrainingTokens(p.items)]),
+    ),
     evalItems: split.pools.eval.items,
     contexts: store,
     abstentionAnswer: dataset.format === "qasper" ? QASPER_UNANSWERABLE : undefined,
   };
-}
-
-/** Characters a token, by the usual rule of thumb for English with Llama-family tokenizers (no tokenizer here). */
-const CHARS_PER_TOKEN = 4;
-
-/** Tokens one training pass over these items reads: each item's question, retrieved chunks and answer. */
-function passTokens(items: readonly { question: string; answer: string; contexts: readonly { text: string }[] }[]) {
-  let chars = 0;
-  for (const item of items) {
-    chars += item.question.length + item.answer.length;
-    for (const context of item.contexts) chars += context.text.length;
-  }
-  return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 /**

@@ -14,4 +14,5 @@ export * from "./sources.js";
 export * from "./split.js";
 export * from "./split-groups.js";
 export * from "./text.js";
+export * from "./training-tokens.js";
 export * from "./types.js";

@@ -9,9 +9,9 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { JobSchema } from "@ragtune/contracts/trainer";
+import { estimateTrainingTokens } from "@ragtune/datasets";
 import { ConfigError } from "@ragtune/runtime";
 import {
-  estimatePoolTokens,
   PEFT_TEST_STAND_IN_ENV,
   PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV,
   PEFT_TEST_STAND_IN_GPU_URL_ENV,
@@ -39,7 +39,7 @@ describe("PEFT test stand-in, paced", () => {
       answers: [],
       contexts: [{ text: "c".repeat(200) }],
     }));
-    assert.equal(estimatePoolTokens(pairs), 400);
+    assert.equal(estimateTrainingTokens(pairs), 400);
     const standIn = peftTestStandInFromEnv(env('{"lora": 4000, "qlora": 2000}'))!;
     const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
     try {

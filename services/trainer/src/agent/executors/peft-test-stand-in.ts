@@ -9,6 +9,7 @@
 import { create } from "@bufbuild/protobuf";
 import { FineTuneMethod } from "@ragtune/contracts/common";
 import { FailureClass, type Gpu, GpuSchema } from "@ragtune/contracts/trainer";
+import { estimateTrainingTokens } from "@ragtune/datasets";
 import { ConfigError } from "@ragtune/runtime";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -32,22 +33,10 @@ export const PEFT_TEST_STAND_IN_GPU_FREE_GIB_ENV = "AGENT_PEFT_TEST_STAND_IN_GPU
 /** Work asked of a shared GPU at a time: long enough that one request's own time is lost in it (real s). */
 const SHARED_GPU_PIECE_SECONDS = 0.25;
 const PRETEND_GPU_GIB = 80;
-/** Tokens of text by the common rule of thumb for English with Llama-family tokenizers (no tokenizer here). */
-const CHARS_PER_TOKEN = 4;
 
 export interface StandInPace {
   lora: number;
   qlora: number;
-}
-
-/** Tokens a training pass over the pairs reads: the RAG prompt (question and contexts) and the answer. */
-export function estimatePoolTokens(pairs: ExecutorContext["pairs"]): number {
-  let chars = 0;
-  for (const pair of pairs) {
-    chars += pair.question.length + pair.answer.length;
-    for (const context of pair.contexts) chars += context.text.length;
-  }
-  return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
 function holdFor(ms: number, signal: AbortSignal): Promise<void> {
@@ -129,7 +118,7 @@ export function createPeftTestStandInExecutor(pace?: StandInPace, gpuUrl?: strin
       const modules = spec.targetModules.length ? spec.targetModules : ["q_proj", "v_proj"];
       const steps = Math.max(1, Math.ceil(ctx.pairs.length / Math.max(1, spec.microBatchSize))) * spec.epochs;
       const tokensPerSecond = pace && (spec.method === FineTuneMethod.QLORA ? pace.qlora : pace.lora);
-      const trainTokens = tokensPerSecond ? estimatePoolTokens(ctx.pairs) * spec.epochs : 0;
+      const trainTokens = tokensPerSecond ? estimateTrainingTokens(ctx.pairs) * spec.epochs : 0;
       const stepMs = tokensPerSecond ? (trainTokens / tokensPerSecond / steps) * 1000 : 0;
       if (gpuUrl && stepMs > 0) await trainOnSharedGpu(gpuUrl, steps, stepMs, ctx);
       else await trainOnOwnGpu(steps, stepMs, ctx);
