@@ -104,10 +104,11 @@ export class PlacementLoop {
     }
     this.armRetryTimer(nextRetryMs - now);
     if (waiting.length === 0) return 0;
-    const slots = freeSlots(nodes.all(), occupied);
+    // Every slot of the ready nodes (best fit asks what a GPU could hold, free or not), and the free ones.
+    const everySlot = freeSlots(nodes.all(), new Set());
+    const slots = everySlot.filter((slot) => !occupied.has(slotKey(slot.nodeId, slot.gpuIndex)));
     if (slots.length === 0) return 0;
     const requests = waiting.sort(byPriority).map(placementRequest);
-    const everySlot = freeSlots(nodes.all(), new Set());
     const placements = planPlacements(requests, slots, this.options.strategy, everySlot);
     const placed = await Promise.all(placements.map(({ jobId, slot }) => this.placeFenced(jobId, slot)));
     return placed.filter(Boolean).length;
