@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FineTuneMethod } from "@ragtune/contracts/common";
-import { JobSchema } from "@ragtune/contracts/trainer";
+import { type JobProgress, JobSchema } from "@ragtune/contracts/trainer";
 import { estimateTrainingTokens } from "@ragtune/datasets";
 import { ConfigError } from "@ragtune/runtime";
 import {
@@ -25,6 +25,44 @@ const env = (pace: string) => ({
   [PEFT_TEST_STAND_IN_PACE_ENV]: pace,
 });
 
+type StandIn = NonNullable<ReturnType<typeof peftTestStandInFromEnv>>;
+
+/** `count` training pairs of that many characters of question, answer and (one chunk of) context. */
+function pairsOf(count: number, chars: { question: number; answer: number; context?: number }) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `q${i}`,
+    question: "q".repeat(chars.question),
+    answer: "a".repeat(chars.answer),
+    answers: [],
+    contexts: chars.context ? [{ text: "c".repeat(chars.context) }] : [],
+  }));
+}
+
+/** Runs one job on the stand-in in a scratch folder: its result, and how long it held the GPU (ms). */
+async function runJob(
+  standIn: StandIn,
+  pairs: ReturnType<typeof pairsOf>,
+  spec: { epochs: number; microBatchSize: number; method?: FineTuneMethod },
+  options: { onProgress?: (progress: Partial<JobProgress>) => void; signal?: AbortSignal } = {},
+) {
+  const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
+  try {
+    const started = performance.now();
+    const result = await standIn.executor.run({
+      job: create(JobSchema, { jobId: "j", spec: { baseModel: "m-7b", ...spec } }),
+      pairs,
+      trainingDataSha256: "0".repeat(64),
+      workDir: dir,
+      adapterDir: dir,
+      signal: options.signal ?? new AbortController().signal,
+      onProgress: options.onProgress ?? (() => {}),
+    });
+    return { result, heldMs: performance.now() - started };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe("PEFT test stand-in, paced", () => {
   it("refuses a pace without both rates", () => {
     assert.throws(() => peftTestStandInFromEnv(env('{"lora": 100}')), ConfigError);
@@ -32,92 +70,49 @@ describe("PEFT test stand-in, paced", () => {
 
   it("takes tokens × epochs / rate, QLoRA at its own rate", async () => {
     // 4 pairs of 400 characters of question, answer and context: 100 tokens each at 4 characters a token.
-    const pairs = Array.from({ length: 4 }, (_, i) => ({
-      id: `q${i}`,
-      question: "q".repeat(100),
-      answer: "a".repeat(100),
-      answers: [],
-      contexts: [{ text: "c".repeat(200) }],
-    }));
+    const pairs = pairsOf(4, { question: 100, answer: 100, context: 200 });
     assert.equal(estimateTrainingTokens(pairs), 400);
     const standIn = peftTestStandInFromEnv(env('{"lora": 4000, "qlora": 2000}'))!;
-    const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
-    try {
-      const held: Record<string, number> = {};
-      for (const method of [FineTuneMethod.LORA, FineTuneMethod.QLORA]) {
-        const job = create(JobSchema, {
-          jobId: "j",
-          spec: { baseModel: "m-7b", epochs: 2, microBatchSize: 2, method },
-        });
-        const started = performance.now();
-        const result = await standIn.executor.run({
-          job,
-          pairs,
-          trainingDataSha256: "0".repeat(64),
-          workDir: dir,
-          adapterDir: dir,
-          signal: new AbortController().signal,
-          onProgress: () => {},
-        });
-        held[FineTuneMethod[method]] = performance.now() - started;
-        assert.equal(result.metrics.train_tokens, 800, "400 tokens × 2 epochs");
-      }
-      // 800 tokens at 4000/s is 200 ms, at 2000/s 400 ms (timers may fire late, never early).
-      assert.ok(held.LORA >= 195, `LoRA held ${held.LORA} ms`);
-      assert.ok(held.QLORA >= 395, `QLoRA held ${held.QLORA} ms`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+    const held: Record<string, number> = {};
+    for (const method of [FineTuneMethod.LORA, FineTuneMethod.QLORA]) {
+      const { result, heldMs } = await runJob(standIn, pairs, { epochs: 2, microBatchSize: 2, method });
+      held[FineTuneMethod[method]] = heldMs;
+      assert.equal(result.metrics.train_tokens, 800, "400 tokens × 2 epochs");
     }
+    // 800 tokens at 4000/s is 200 ms, at 2000/s 400 ms (timers may fire late, never early).
+    assert.ok(held.LORA >= 195, `LoRA held ${held.LORA} ms`);
+    assert.ok(held.QLORA >= 395, `QLoRA held ${held.QLORA} ms`);
   });
 
   it("holds for the modelled time when progress reports take time, instead of adding each step's lateness", async () => {
     // 10 steps of 40 ms (400 tokens at 1000/s over 10 steps); each progress report holds the event loop 30 ms.
     const standIn = peftTestStandInFromEnv(env('{"lora": 1000, "qlora": 1000}'))!;
-    const pairs = Array.from({ length: 10 }, (_, i) => ({
-      id: `q${i}`,
-      question: "q".repeat(80),
-      answer: "a".repeat(80),
-      answers: [],
-      contexts: [],
-    }));
-    const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
-    try {
-      const started = performance.now();
-      await standIn.executor.run({
-        job: create(JobSchema, { jobId: "j", spec: { baseModel: "m-7b", epochs: 1, microBatchSize: 1 } }),
-        pairs,
-        trainingDataSha256: "0".repeat(64),
-        workDir: dir,
-        adapterDir: dir,
-        signal: new AbortController().signal,
+    const { heldMs } = await runJob(
+      standIn,
+      pairsOf(10, { question: 80, answer: 80 }),
+      { epochs: 1, microBatchSize: 1 },
+      {
         onProgress: () => {
           const until = performance.now() + 30;
           while (performance.now() < until) {}
         },
-      });
-      const held = performance.now() - started;
-      // Step by step it would be 10 × (40 + 30) = 700 ms at least; from the start, 400 ms plus the last report.
-      assert.ok(held >= 395 && held < 600, `held ${held} ms`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      },
+    );
+    // Step by step it would be 10 × (40 + 30) = 700 ms at least; from the start, 400 ms plus the last report.
+    assert.ok(heldMs >= 395 && heldMs < 600, `held ${heldMs} ms`);
   });
 
   it("stops holding when the job is cancelled", async () => {
     const standIn = peftTestStandInFromEnv(env('{"lora": 1, "qlora": 1}'))!;
     const controller = new AbortController();
-    const pair = { id: "q", question: "q".repeat(400), answer: "a", answers: [], contexts: [] };
     setTimeout(() => controller.abort(), 50);
     await assert.rejects(
-      standIn.executor.run({
-        job: create(JobSchema, { jobId: "j", spec: { baseModel: "m", epochs: 1, microBatchSize: 1 } }),
-        pairs: [pair],
-        trainingDataSha256: "0".repeat(64),
-        workDir: tmpdir(),
-        adapterDir: tmpdir(),
-        signal: controller.signal,
-        onProgress: () => {},
-      }),
+      runJob(
+        standIn,
+        pairsOf(1, { question: 400, answer: 1 }),
+        { epochs: 1, microBatchSize: 1 },
+        { signal: controller.signal },
+      ),
       /cancelled/,
     );
   });
@@ -143,27 +138,14 @@ describe("PEFT test stand-in, paced", () => {
     assert.equal(standIn.gpus[0].memoryFreeBytes, 44n * 1024n ** 3n, "the free memory it was given");
     assert.equal(standIn.gpus[0].memoryTotalBytes, 80n * 1024n ** 3n);
     // 40 steps of 100 tokens at 1000 tokens/s: 4 s of work, in pieces of 0.25 s (2 steps of 0.1 s each).
-    const pairs = Array.from({ length: 40 }, (_, i) => ({
-      id: `q${i}`,
-      question: "q".repeat(200),
-      answer: "a".repeat(200),
-      answers: [],
-      contexts: [],
-    }));
     const progress: bigint[] = [];
-    const dir = await mkdtemp(join(tmpdir(), "ragtune-stand-in-pace-"));
     try {
-      const started = performance.now();
-      await standIn.executor.run({
-        job: create(JobSchema, { jobId: "j", spec: { baseModel: "m-7b", epochs: 1, microBatchSize: 1 } }),
-        pairs,
-        trainingDataSha256: "0".repeat(64),
-        workDir: dir,
-        adapterDir: dir,
-        signal: new AbortController().signal,
-        onProgress: (p) => progress.push(p.step ?? -1n),
-      });
-      const held = performance.now() - started;
+      const { heldMs } = await runJob(
+        standIn,
+        pairsOf(40, { question: 200, answer: 200 }),
+        { epochs: 1, microBatchSize: 1 },
+        { onProgress: (p) => progress.push(p.step ?? -1n) },
+      );
       assert.equal(pieces.length, 20, "40 steps, 2 a piece");
       assert.ok(Math.abs(pieces.reduce((a, b) => a + b, 0) - 4) < 1e-9, `${pieces}`);
       assert.deepEqual(
@@ -171,10 +153,9 @@ describe("PEFT test stand-in, paced", () => {
         Array.from({ length: 20 }, (_, i) => BigInt(2 * (i + 1))),
       );
       // Timed by the modelled GPU (20 pieces × 20 ms), not by the 4 s of work on a GPU of its own.
-      assert.ok(held >= 400 && held < 3000, `held ${held} ms`);
+      assert.ok(heldMs >= 400 && heldMs < 3000, `held ${heldMs} ms`);
     } finally {
       gpu.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 
