@@ -109,23 +109,26 @@ describe("trainer auth: fail-closed serving and node agent credentials", () => {
 
     const asNode = (nodeId: string) =>
       createServiceClient(TrainerService, url, { authToken: deriveNodeToken(TOKEN, nodeId), tracing: false });
-
-    it("lets a real agent with its own RAGTUNE_AGENT_TOKEN register and heartbeat", async () => {
-      const agent = start(
+    const asAdmin = () => createServiceClient(TrainerService, url, { authToken: TOKEN, tracing: false });
+    /** A real agent process with its own node credential, started until it says it is ready. */
+    const startAgent = (nodeId: string, settings: Record<string, string>) =>
+      start(
         "src/agent-main.ts",
         {
           NATS_URL: nats.url,
           TRAINER_URL: url,
-          RAGTUNE_AGENT_TOKEN: deriveNodeToken(TOKEN, "node-a"),
+          RAGTUNE_AGENT_TOKEN: deriveNodeToken(TOKEN, nodeId),
           RAGTUNE_AUTH_TOKEN: "",
-          AGENT_EXECUTORS: "cpu-reader",
+          ...settings,
         },
         "agent-ready",
       );
+
+    it("lets a real agent with its own RAGTUNE_AGENT_TOKEN register and heartbeat", async () => {
+      const agent = startAgent("node-a", { AGENT_EXECUTORS: "cpu-reader" });
       try {
         assert.equal(JSON.parse(await agent.ready).nodeId, "node-a");
-        const admin = createServiceClient(TrainerService, url, { authToken: TOKEN, tracing: false });
-        const { nodes } = await admin.listNodes({});
+        const { nodes } = await asAdmin().listNodes({});
         assert.deepEqual(
           nodes.map((n) => n.nodeId),
           ["node-a"],
@@ -136,25 +139,16 @@ describe("trainer auth: fail-closed serving and node agent credentials", () => {
     });
 
     it("registers a real agent's GPUs with those its operator declared shared (AGENT_SHARED_GPUS)", async () => {
-      const agent = start(
-        "src/agent-main.ts",
-        {
-          NATS_URL: nats.url,
-          TRAINER_URL: url,
-          RAGTUNE_AGENT_TOKEN: deriveNodeToken(TOKEN, "node-shared"),
-          RAGTUNE_AUTH_TOKEN: "",
-          NODE_ENV: "test",
-          AGENT_PEFT_TEST_STAND_IN: "1",
-          AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB: "44",
-          AGENT_EXECUTORS: "peft",
-          AGENT_SHARED_GPUS: "0",
-        },
-        "agent-ready",
-      );
+      const agent = startAgent("node-shared", {
+        NODE_ENV: "test",
+        AGENT_PEFT_TEST_STAND_IN: "1",
+        AGENT_PEFT_TEST_STAND_IN_GPU_FREE_GIB: "44",
+        AGENT_EXECUTORS: "peft",
+        AGENT_SHARED_GPUS: "0",
+      });
       try {
         await agent.ready;
-        const admin = createServiceClient(TrainerService, url, { authToken: TOKEN, tracing: false });
-        const { nodes } = await admin.listNodes({});
+        const { nodes } = await asAdmin().listNodes({});
         const gpus = nodes.find((n) => n.nodeId === "node-shared")?.gpus ?? [];
         assert.deepEqual(
           gpus.map((g) => [g.index, g.shared, g.memoryFreeBytes]),
@@ -190,9 +184,8 @@ describe("trainer auth: fail-closed serving and node agent credentials", () => {
 
     it("keeps node credentials off the other RPCs, and the service token off the agent RPCs", async () => {
       await assertCode(asNode("node-a").listJobs({}), Code.PermissionDenied, /only the node agent RPCs/);
-      const service = createServiceClient(TrainerService, url, { authToken: TOKEN, tracing: false });
       await assertCode(
-        service.acquireJob({ nodeId: "node-a", waitSeconds: 0.1 }),
+        asAdmin().acquireJob({ nodeId: "node-a", waitSeconds: 0.1 }),
         Code.PermissionDenied,
         /own credential/,
       );
