@@ -331,8 +331,8 @@ function printTimeline() {
   }
 }
 /**
- * What the backends did, sampled every 2 s of wall clock: with SIM_TIMELINE=1 the bench prints it by period of
- * simulated time (hosted API requests started, each serving GPU's serving and training work).
+ * What the backends did, sampled every 2 s of wall clock when SIM_TIMELINE=1 and printed by period of simulated
+ * time (hosted API requests started, each serving GPU's serving and training work).
  */
 const samples: { at: number; judge: number; hosted: number; serving: number[]; training: number[] }[] = [];
 const sample = () =>
@@ -343,7 +343,8 @@ const sample = () =>
     serving: servingGpus.map((gpu) => gpu.stats.busySeconds),
     training: servingGpus.map((gpu) => gpu.gpu.trainingSeconds),
   });
-const sampler = setInterval(sample, 2000);
+const timeline = Boolean(process.env.SIM_TIMELINE);
+const sampler = timeline ? setInterval(sample, 2000) : undefined;
 try {
   for (const e of experiments) await gateway.createExperiment(e);
   for (const e of experiments) await gateway.startExperiment({ experimentId: e.experimentId });
@@ -454,8 +455,7 @@ try {
   const serveGpuSeconds = servingGpus.reduce((a, gpu) => a + gpu.stats.busySeconds, 0);
   const work = trainGpuSeconds + serveGpuSeconds;
   const wallSeconds = wallHours * 3600;
-  const h = (s: number) => `${(s / 3600).toFixed(2)} h`;
-  const h3 = (s: number) => `${(s / 3600).toFixed(3)} h`;
+  const h = (s: number, digits = 2) => `${(s / 3600).toFixed(digits)} h`;
   // The ideal wall: a lower bound on any schedule of this run's work on this deployment, the largest of
   //  - training: the modelled GPU work of the fine-tunes spread evenly over the training GPUs, and the longest job;
   //  - serving: each serving GPU's busy time (its vLLM servers' steps, one at a time);
@@ -499,14 +499,16 @@ try {
       `  training ran from ${h(trainingFrom)} to ${h(trainingTo)} on the sped-up clock (of ${h(rawWallHours * 3600)}): its ${TRAIN_GPUS} GPUs held ${((heldGpuSeconds / (TRAIN_GPUS * (trainingTo - trainingFrom))) * 100).toFixed(0)}% of that span; the last fine-tune's cells were evaluated in the ${h(rawWallHours * 3600 - trainingTo)} after it`,
     );
   }
-  clearInterval(sampler);
-  sample();
-  if (process.env.SIM_TIMELINE) printTimeline();
+  if (timeline) {
+    clearInterval(sampler);
+    sample();
+    printTimeline();
+  }
   if (process.env.SIM_JOBS) {
     // Every fine-tune on the sped-up clock, in the order they started: the queue order the trainer chose.
     for (const j of [...lora].sort((a, b) => simAt(a.startTime) - simAt(b.startTime))) {
       console.log(
-        `    job ${j.jobId} priority ${j.priority}: submitted ${h3(simAt(j.createTime))}, ran ${h3(simAt(j.startTime))} to ${h3(simAt(j.endTime))} on ${j.nodeId}`,
+        `    job ${j.jobId} priority ${j.priority}: submitted ${h(simAt(j.createTime), 3)}, ran ${h(simAt(j.startTime), 3)} to ${h(simAt(j.endTime), 3)} on ${j.nodeId}`,
       );
     }
   }
